@@ -1,0 +1,48 @@
+"""Visitor ids: random 128-bit values in a signed first-party cookie.
+
+A visitor id identifies a browser, never a person: it is random, carries no
+personal data, and a cookie whose signature does not verify simply makes a
+new visitor — tampering is never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from itsdangerous import BadSignature, Signer
+
+VISITOR_COOKIE = "pz_vid"
+
+
+class VisitorIds:
+    """Issues and reads signed visitor-id cookie values.
+
+    :param secret: the site's secret key (the same one signs decision ids, with
+        a different salt, so one cannot be passed off as the other).
+    """
+
+    def __init__(self, secret: str | bytes) -> None:
+        self._signer = Signer(secret, salt="personalize.visitor", digest_method=hashlib.sha256)
+
+    @staticmethod
+    def new() -> str:
+        """A fresh random visitor id (32 hex digits)."""
+        return secrets.token_hex(16)
+
+    def sign(self, visitor_id: str) -> str:
+        """The cookie value for ``visitor_id``."""
+        return self._signer.sign(visitor_id).decode()
+
+    def read(self, cookie_value: str | None) -> str | None:
+        """The visitor id in a cookie value, or ``None`` if missing or tampered."""
+        if not cookie_value or len(cookie_value) > 128:
+            return None
+        try:
+            visitor_id = self._signer.unsign(cookie_value).decode()
+        except (BadSignature, UnicodeDecodeError):
+            return None
+        if len(visitor_id) != 32 or not all(c in "0123456789abcdef" for c in visitor_id):
+            return None
+        return visitor_id
+

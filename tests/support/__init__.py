@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: real servers on free loopback ports, fixtures data."""
