@@ -1,0 +1,334 @@
+"""The write-behind queue of :class:`~personalize.store.sqlite.SQLiteStore`.
+
+Acknowledged writes wait here, in order, until one thread commits them in
+batches. While they wait they are an *overlay*: the store reads its own pending
+profiles and statistics deltas from here, so a request reads its own writes
+without waiting for the disk. The durability this gives is described in
+:mod:`personalize.store.sqlite`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import NamedTuple
+
+from ..exceptions import StoreError
+from .base import Shape, Stats, array_from_bytes, array_to_bytes, check_shapes, dumps
+
+log = logging.getLogger("personalize.store")
+
+_RETRY_MIN = 0.05
+
+
+class Put(NamedTuple):
+    """Replace a profile."""
+
+    visitor_id: str
+    text: str
+    updated: float
+
+
+class Log(NamedTuple):
+    """Append one record; ``decision`` is indexed when it is a decision id."""
+
+    ts: float
+    type: str
+    visitor: str | None
+    decision: str | None
+    text: str
+
+
+class Add(NamedTuple):
+    """Add a statistics delta."""
+
+    key: str
+    arrays: Stats
+
+
+Item = Put | Log | Add
+
+
+class Writer:
+    """Queue writes and commit them from one thread, retrying while the file refuses.
+
+    :param path: the database, named in messages.
+    :param connect: opens the writer's own connection.
+    :param writer_id: names this queue in the ``writers`` table, which records
+        with each batch of deltas the last queue number it committed.
+    :param clock: returns the time in epoch seconds.
+    :param batch_size: most writes committed in one transaction.
+    :param max_pending: most writes kept; past it the oldest are dropped.
+    :param retry_max: longest pause between retries of a failed batch.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        writer_id: str,
+        clock: Callable[[], float],
+        batch_size: int,
+        max_pending: int,
+        retry_max: float,
+    ) -> None:
+        self.path = path
+        self.id = writer_id
+        self.errors: Counter[str] = Counter()
+        self._connect = connect
+        self._clock = clock
+        self._batch_size = batch_size
+        self._max_pending = max_pending
+        self._retry_max = retry_max
+        self._lock = threading.Lock()
+        self._has_work = threading.Condition(self._lock)
+        self._progress = threading.Condition(self._lock)
+        self._abandon = threading.Event()
+        self._queue: deque[tuple[int, Item]] = deque()
+        self._seq = 0
+        self._profiles: dict[str, tuple[int, str]] = {}  # newest pending put per visitor
+        self._deltas: dict[str, list[tuple[int, Stats]]] = {}
+        self._shapes: dict[str, dict[str, Shape]] = {}
+        self._closed = self._stopping = self._dropping = False
+        self._last_error: BaseException | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"personalize-sqlite-writer-{writer_id[:6]}", daemon=True
+        )
+        self._thread.start()
+
+    # -- the overlay ------------------------------------------------------
+    def pending_profile(self, visitor_id: str) -> str | None:
+        """The newest queued profile of the visitor, as JSON."""
+        with self._lock:
+            entry = self._profiles.get(visitor_id)
+        return None if entry is None else entry[1]
+
+    def pending_deltas(self, key: str) -> list[tuple[int, Stats]]:
+        """Queued deltas of ``key`` with their queue numbers, which may just have been committed."""
+        with self._lock:
+            return list(self._deltas.get(key, ()))
+
+    def known_shapes(self, key: str) -> dict[str, Shape]:
+        """Shapes of ``key`` this queue has seen stored or queued."""
+        with self._lock:
+            return dict(self._shapes.get(key, {}))
+
+    # -- queueing ---------------------------------------------------------
+    def submit(self, items: list[Item]) -> None:
+        """Queue ``items`` in order.
+
+        :raises StoreError: the queue is closed or its thread has stopped.
+        """
+        with self._lock:
+            self._submit(items)
+
+    def submit_delta(self, key: str, arrays: Stats, stored: dict[str, Shape]) -> None:
+        """Queue a delta after checking it against the shapes stored and queued.
+
+        :param stored: shapes read from the database for names not yet known.
+        :raises ValueError: a shape differs from the stored or queued one.
+        """
+        with self._lock:
+            shapes = self._shapes.setdefault(key, {})
+            for name, shape in stored.items():
+                shapes.setdefault(name, shape)
+            check_shapes(key, shapes, arrays)
+            self._submit([Add(key, arrays)])
+            for name, array in arrays.items():
+                shapes.setdefault(name, array.shape)
+
+    def _submit(self, items: list[Item]) -> None:
+        if self._closed:
+            raise StoreError("the store is closed; create a new one to keep using it")
+        if self._error is not None:
+            raise StoreError(f"SQLite {self.path}: the writer stopped: {self._error!r}")
+        for item in items:
+            self._seq += 1
+            self._queue.append((self._seq, item))
+            if isinstance(item, Put):
+                self._profiles[item.visitor_id] = (self._seq, item.text)
+            elif isinstance(item, Add):
+                self._deltas.setdefault(item.key, []).append((self._seq, item.arrays))
+        overflow = len(self._queue) - self._max_pending
+        if overflow > 0:
+            for _ in range(overflow):
+                self._unpend(*self._queue.popleft())
+            self.errors["dropped"] += overflow
+            if not self._dropping:
+                self._dropping = True
+                log.warning(
+                    "SQLite %s: more than %d writes queued (last error: %s); dropping the "
+                    "oldest until the database takes writes again",
+                    self.path, self._max_pending, self._last_error,
+                )
+        self._has_work.notify()
+
+    def _unpend(self, seq: int, item: Item) -> None:
+        """Remove the overlay entry of an item that was committed or dropped."""
+        if isinstance(item, Put):
+            if self._profiles.get(item.visitor_id, (0, ""))[0] == seq:
+                del self._profiles[item.visitor_id]
+        elif isinstance(item, Add):
+            left = [entry for entry in self._deltas.get(item.key, ()) if entry[0] != seq]
+            if left:
+                self._deltas[item.key] = left
+            else:
+                self._deltas.pop(item.key, None)
+
+    # -- waiting and stopping ---------------------------------------------
+    def flush(self, timeout: float) -> None:
+        """Block until everything queued before the call is committed.
+
+        :raises StoreError: still queued after ``timeout`` seconds, or the
+            thread has stopped; the message gives the count and the last error.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            target = self._seq
+            while self._queue and self._queue[0][0] <= target:
+                if self._error is not None or not self._thread.is_alive():
+                    raise StoreError(
+                        f"SQLite {self.path}: {len(self._queue)} writes queued but the writer "
+                        f"stopped: {self._error!r}"
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreError(
+                        f"SQLite {self.path}: {len(self._queue)} writes still queued after "
+                        f"{timeout}s; last error: {self._last_error}"
+                    )
+                self._progress.wait(remaining)
+
+    def close(self, timeout: float) -> None:
+        """Refuse new writes, commit the queued ones and stop the thread.
+
+        :raises StoreError: writes were still queued after ``timeout``; they
+            are dropped and counted in ``errors["lost"]``.
+        """
+        with self._lock:
+            self._closed = True
+        try:
+            self.flush(timeout)
+        except StoreError:
+            self._abandon.set()
+            raise
+        finally:
+            with self._lock:
+                self._stopping = True
+                self._has_work.notify_all()
+            self._thread.join()
+            with self._lock:
+                lost = len(self._queue)
+                self._queue.clear()
+            if lost:
+                self.errors["lost"] += lost
+                log.error("SQLite %s: closed with %d writes not committed", self.path, lost)
+
+    # -- the thread -------------------------------------------------------
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        failures = 0
+        try:
+            while True:
+                with self._lock:
+                    while not self._queue and not self._stopping:
+                        self._has_work.wait()
+                    if self._abandon.is_set() or not self._queue:
+                        return
+                    batch = list(itertools.islice(self._queue, self._batch_size))
+                try:
+                    if conn is None:
+                        conn = self._connect()
+                    refused = self._commit(conn, batch)
+                except sqlite3.DatabaseError as err:
+                    failures += 1
+                    delay = min(self._retry_max, _RETRY_MIN * 2 ** (failures - 1))
+                    with self._lock:
+                        self.errors["write"] += 1
+                        self._last_error = err
+                    log.warning(
+                        "SQLite %s: committing %d queued writes failed (%s); retry %d in %.2fs",
+                        self.path, len(batch), err, failures, delay,
+                    )
+                    self._abandon.wait(delay)
+                    continue
+                failures = 0
+                for message in refused:
+                    log.error("SQLite %s: refused a statistics delta: %s", self.path, message)
+                with self._lock:
+                    self.errors["shape"] += len(refused)
+                    while self._queue and self._queue[0][0] <= batch[-1][0]:
+                        self._unpend(*self._queue.popleft())
+                    self._dropping = False
+                    self._progress.notify_all()
+        except BaseException as err:
+            log.exception("SQLite %s: the writer thread stopped", self.path)
+            with self._lock:
+                self._error = err
+        finally:
+            if conn is not None:
+                conn.close()
+            with self._lock:
+                self._progress.notify_all()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[tuple[int, Item]]) -> list[str]:
+        """Write ``batch`` in one transaction; messages of deltas refused for their shape."""
+        items = [item for _, item in batch]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT OR REPLACE INTO profiles (visitor_id, data, updated) VALUES (?, ?, ?)",
+                [i for i in items if isinstance(i, Put)],
+            )
+            conn.executemany(
+                "INSERT INTO log (ts, type, visitor, decision, data) VALUES (?, ?, ?, ?, ?)",
+                [i for i in items if isinstance(i, Log)],
+            )
+            adds = [i for i in items if isinstance(i, Add)]
+            refused = _merge(conn, adds)
+            if adds:
+                conn.execute(
+                    "INSERT OR REPLACE INTO writers (id, seq, updated) VALUES (?, ?, ?)",
+                    (self.id, batch[-1][0], self._clock()),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                conn.execute("ROLLBACK")
+            raise
+        return refused
+
+
+def _merge(conn: sqlite3.Connection, adds: list[Add]) -> list[str]:
+    """Add the deltas into ``stats``; a delta whose shape conflicts is skipped, its message kept."""
+    refused = []
+    for key in dict.fromkeys(item.key for item in adds):
+        rows = conn.execute("SELECT name, shape, value FROM stats WHERE key = ?", (key,))
+        current = {name: array_from_bytes(v, json.loads(shape)) for name, shape, v in rows}
+        changed: set[str] = set()
+        for item in (i for i in adds if i.key == key):
+            try:
+                check_shapes(key, {n: a.shape for n, a in current.items()}, item.arrays)
+            except ValueError as err:
+                refused.append(str(err))
+                continue
+            for name, array in item.arrays.items():
+                current[name] = current[name] + array if name in current else array
+                changed.add(name)
+        conn.executemany(
+            "INSERT OR REPLACE INTO stats (key, name, shape, value) VALUES (?, ?, ?, ?)",
+            [
+                (key, n, dumps(list(current[n].shape)), array_to_bytes(current[n]))
+                for n in sorted(changed)
+            ],
+        )
+    return refused
