@@ -157,3 +157,31 @@ def _channel_dict(referrer: Referrer) -> dict[str, str]:
     return {"kind": referrer.kind, "source": referrer.source, "domain": referrer.domain,
             "medium": referrer.medium, "campaign": referrer.campaign,
             "click_id": referrer.click_id}
+
+
+def merge_profiles(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """One profile from two browsers of the same person (after a login).
+
+    Counts add up, lists merge newest first within their bounds, and the
+    visit in progress is whichever was active last, so the experience
+    continues where the person is now.
+    """
+    newer, older = (a, b) if float(a.get("last", 0)) >= float(b.get("last", 0)) else (b, a)
+    merged = dict(newer)
+    for key in ("visits", "pv", "conv", "fb+", "fb-"):
+        merged[key] = int(a.get(key, 0)) + int(b.get(key, 0))
+    merged["first"] = min(float(a.get("first", newer.get("last", 0))),
+                          float(b.get("first", newer.get("last", 0))))
+    conversions = [c for c in (a.get("lastconv"), b.get("lastconv")) if c is not None]
+    merged["lastconv"] = max(conversions) if conversions else None
+    sections = list(newer.get("sections", []))
+    sections += [s for s in older.get("sections", []) if s not in sections]
+    merged["sections"] = sections[:MAX_SECTIONS]
+    exposures = sorted([*a.get("exp", []), *b.get("exp", [])], key=lambda e: float(e[3]))
+    merged["exp"] = exposures[-MAX_EXPOSURES:]
+    slots = dict(older.get("slots", {}))
+    for slot, shown in newer.get("slots", {}).items():
+        if slot not in slots or float(shown[1]) >= float(slots[slot][1]):
+            slots[slot] = shown
+    merged["slots"] = dict(sorted(slots.items(), key=lambda kv: kv[1][1])[-MAX_SLOTS:])
+    return merged

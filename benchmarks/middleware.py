@@ -1,0 +1,133 @@
+"""Per-request cost of the middleware: a 20 KB page with 3 personalized slots.
+
+The same Flask page is served bare and wrapped, in one process, alternating
+rounds so machine noise hits both alike. Visitors are returning, consenting
+visitors on the embedded SQLite store with the demo shop's rules (6 slots, 20
+rules, every guardrail on): the realistic, most expensive path. The WSGI app
+is called directly with a prepared environ, so no HTTP client cost is counted.
+
+    python -m benchmarks.middleware [--quick] [--json]
+
+Figures: ``bare_us`` and ``wrapped_us`` (median per request), ``ratio``
+(target ≤ 1.5), ``added_p99_us`` (p99 wrapped − p99 bare, target ≤ 300).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.test import EnvironBuilder
+
+from benchmarks._harness import parse_args, percentile, report
+from personalize.engine import Personalizer
+from personalize.middleware import PersonalizeMiddleware
+
+ROOT = Path(__file__).resolve().parent.parent
+UAS = [row["ua"] for row in json.loads((ROOT / "tests/context/user_agents.json").read_text())["rows"]
+       if row["type"] in ("mobile", "desktop", "tablet")]
+
+
+def page() -> bytes:
+    """About 20 KB of ordinary HTML with three slot markers."""
+    filler = "".join(f"<li><a href='/products/{i}'>Coffee number {i}</a> — roasted on "
+                     f"Tuesday, 250 g, {10 + i % 7},90 €</li>" for i in range(200))
+    html = (f"<!doctype html><html><head><title>Shop</title></head><body>"
+            f"<header data-personalize-slot='greeting'>Welcome</header>"
+            f"<section data-personalize-slot='hero'>Freshly roasted</section><ul>{filler}</ul>"
+            f"<aside data-personalize-slot='promo'>Free shipping</aside></body></html>")
+    return html.encode()[:20_000] if len(html) > 20_000 else html.encode()
+
+
+def make_app() -> Flask:
+    app = Flask("bench")
+    body = page()
+
+    @app.get("/")
+    def home() -> tuple[bytes, int, dict[str, str]]:
+        return body, 200, {"Content-Type": "text/html; charset=utf-8"}
+
+    return app
+
+
+def environs(engine: Personalizer, count: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(count):
+        visitor = f"{i:032x}"
+        cookie = (f"pz_vid={engine.contexts.visitor_ids.sign(visitor)}; paahtimo_consent=yes")
+        out.append(EnvironBuilder(path="/", headers={
+            "User-Agent": UAS[i % len(UAS)], "Cookie": cookie,
+            "Accept-Language": "fi-FI,fi;q=0.9,en;q=0.8",
+            "Referer": "https://www.google.com/" if i % 3 else "",
+        }).get_environ())
+    return out
+
+
+def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> float:
+    env = dict(environ)
+    env["wsgi.input"] = io.BytesIO()
+    start = time.perf_counter()
+    result = app(env, lambda status, headers, exc_info=None: None)
+    try:
+        for _ in result:
+            pass
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    args = parse_args(__doc__ or "")
+    rounds, per_round = (6, 300) if args.quick else (15, 1000)
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Personalizer(rules=ROOT / "rules", store=f"sqlite:///{tmp}/bench.db",
+                              secret="benchmark-secret-0123456789abcdef", random_state=1)
+        bare = make_app().wsgi_app
+        wrapped = PersonalizeMiddleware(make_app().wsgi_app, engine=engine)
+        visitors = environs(engine, 1000)
+        for env in visitors[:200]:  # warm-up: imports, caches, profiles
+            call(wrapped, env)
+            call(bare, env)
+        bare_times: list[float] = []
+        wrapped_times: list[float] = []
+        bare_medians: list[float] = []
+        wrapped_medians: list[float] = []
+        for r in range(rounds):
+            batch = [visitors[(r * per_round + i) % len(visitors)] for i in range(per_round)]
+            b = [call(bare, env) for env in batch]
+            w = [call(wrapped, env) for env in batch]
+            bare_times += b
+            wrapped_times += w
+            bare_medians.append(statistics.median(b))
+            wrapped_medians.append(statistics.median(w))
+        engine.store.close()
+    bare_us = statistics.median(bare_medians) * 1e6
+    wrapped_us = statistics.median(wrapped_medians) * 1e6
+    figures = {
+        "page_bytes": len(page()),
+        "slots": 3,
+        "requests": len(bare_times),
+        "bare_us": round(bare_us, 1),
+        "wrapped_us": round(wrapped_us, 1),
+        "ratio": round(wrapped_us / bare_us, 3),
+        "added_us": round(wrapped_us - bare_us, 1),
+        "bare_p99_us": round(percentile(bare_times, 99) * 1e6, 1),
+        "wrapped_p99_us": round(percentile(wrapped_times, 99) * 1e6, 1),
+        "added_p99_us": round((percentile(wrapped_times, 99) - percentile(bare_times, 99)) * 1e6,
+                              1),
+    }
+    report("middleware: 20 KB page, 3 slots, returning consenting visitors, SQLite store",
+           figures, as_json=args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ``personalize`` template tag library (``{% load personalize %}``)."""
