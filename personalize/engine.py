@@ -337,12 +337,13 @@ class Personalizer:
                       interval: float) -> None:
         """Sync until stopped, or until the engine is no longer used anywhere.
 
-        The thread holds the engine only weakly, so an engine dropped without
-        :meth:`close` (a test, a reloaded app) does not leave a thread behind.
+        The thread holds the engine only weakly and stops with its store, so an
+        engine dropped without :meth:`close` (a test, a reloaded app) does not
+        leave a thread behind.
         """
         while not stop.wait(interval):
             engine = ref()
-            if engine is None:
+            if engine is None or engine.store.closed:
                 return
             try:
                 engine.sync()

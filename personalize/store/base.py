@@ -32,6 +32,14 @@ Shape = tuple[int, ...]
 class Store(ABC):
     """Base class of the memory, SQLite and Redis backends."""
 
+    #: set by :meth:`close`; a closed store refuses every operation
+    _closed: bool = False
+
+    @property
+    def closed(self) -> bool:
+        """True once the store was closed."""
+        return self._closed
+
     # -- profiles ---------------------------------------------------------
     @abstractmethod
     def get_profile(self, visitor_id: str) -> dict[str, Any] | None:
