@@ -6,8 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-SYSTEM_PACKAGES := redis-server chromium chromium-driver
-BENCHMARKS := context rules bandit middleware guardrails
+BENCHMARKS := context rules bandit middleware guardrails throughput
 
 .PHONY: demo test bench system-deps lint clean
 
@@ -22,6 +21,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing system packages:$$missing"; \

@@ -68,7 +68,8 @@ class Personalizer:
     :param reward_window: seconds a decision collects events before learning.
     :param sync_interval: seconds between merges with the store (see :meth:`sync`).
     :param background_sync: sync from a thread of each process, off the request
-        path; false syncs inline when due (simulations that drive the clock).
+        path; false syncs inline when due. By default a thread is used unless a
+        clock is injected: a simulation driving time cannot use wall-clock waits.
     :param clock: epoch seconds; injectable for tests and simulations.
     :param random_state: seed for the bandits' exploration.
     """
@@ -77,7 +78,7 @@ class Personalizer:
                  secret: str | bytes,
                  renderer: Callable[[Variant], str] | None = None,
                  reward_window: float = 1800.0, sync_interval: float = 0.5,
-                 background_sync: bool = True,
+                 background_sync: bool | None = None,
                  clock: Callable[[], float] = time.time, random_state: int | None = None) -> None:
         if not secret or (isinstance(secret, str) and len(secret) < 16):
             raise ConfigError("secret", "expected a random secret of at least 16 characters, "
@@ -100,8 +101,11 @@ class Personalizer:
         self._guardrails: list[Guardrail] = []
         self._guardrails_version = ""
         self._lock = threading.Lock()
+        # follow the log from now, then rebuild the monitors from what came before
+        self.learner.start_tail()
+        self.guardrails()
         self._sync_lock = threading.Lock()
-        self.background_sync = background_sync
+        self.background_sync = clock is time.time if background_sync is None else background_sync
         self._sync_thread: threading.Thread | None = None
         self._sync_pid = 0
         self._stop = threading.Event()
@@ -230,15 +234,18 @@ class Personalizer:
         Raises :class:`StoreError` when the store is down; the caller counts it.
         """
         context = visit.context
-        if visit.profile is None or context.visitor_id is None:
+        if context.visitor_id is None:
             return
         now = self.clock()
-        exposures = [Exposure(d.slot, d.variant, tuple(sorted(d.tags)), now) for d in decisions]
         records = [_exposure_record(context, d, now) for d in decisions]
         if records:
             # monitors see these when the learner tails the shared log, exactly once
             self.store.append(records)
-        self.store.put_profile(context.visitor_id, record_exposures(visit.profile, exposures))
+        if visit.profile is not None:  # None when the profile could not be read
+            exposures = [Exposure(d.slot, d.variant, tuple(sorted(d.tags)), now)
+                         for d in decisions]
+            self.store.put_profile(context.visitor_id,
+                                   record_exposures(visit.profile, exposures))
 
     def record_event(self, record: Mapping[str, Any]) -> None:
         """Log an accepted event and update the visitor's profile.
@@ -249,11 +256,18 @@ class Personalizer:
         self.store.append([record])
         kind = str(record["type"])
         if kind in ("conversion", "feedback"):
+            # the event itself is logged; the profile's tally is a convenience
+            # that must not turn an accepted event into an error
             visitor = str(record["visitor"])
-            profile = self.store.get_profile(visitor)
-            if profile is not None:
-                self.store.put_profile(visitor, record_outcome(
-                    profile, kind, now=float(record["ts"]), value=float(record.get("value", 0))))
+            try:
+                profile = self.store.get_profile(visitor)
+                if profile is not None:
+                    self.store.put_profile(visitor, record_outcome(
+                        profile, kind, now=float(record["ts"]),
+                        value=float(record.get("value", 0))))
+            except StoreError as err:
+                self.count("profile_update_errors")
+                log.warning("event logged, but the visitor's profile was not updated: %s", err)
 
     def record(self, visitor_id: str | None, kind: str, *, value: float = 1.0,
                window: float | None = None) -> int:

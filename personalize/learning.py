@@ -7,8 +7,9 @@ window; events that quote it (or, for server-side conversions, its visitor and
 slot) add to its signals, and when the window closes the slot's objective turns
 the signals into one bounded reward and the policy learns ``(x, variant, reward)``.
 
-Many workers share one model without coordination: every worker tails the
-shared log (so it sees events that landed on other workers), and pushes its
+Many workers share one model without coordination: every worker follows the
+shared log by cursor (so it sees events that landed on other workers, and
+events delivered late after an outage), and pushes its
 policies' additive deltas (``A += x xᵀ``, ``b += r x``) into the store, then
 loads the merged totals. What a killed worker can lose is bounded: its pending
 decisions (at most one reward window of its own traffic) and its statistics
@@ -35,6 +36,7 @@ from .store.base import Store
 log = logging.getLogger("personalize.learning")
 
 MAX_PENDING = 200_000
+TAIL_PAGE = 5_000
 
 
 @dataclass
@@ -56,17 +58,20 @@ class Learner:
     :param objective_of: the current objective (signal → weight) of a slot.
     :param reward_window: seconds a decision collects events before it is learned from.
     :param sync_interval: seconds between merges with the store.
+    :param settle_grace: extra seconds a decision waits after its window, so an
+        event that was sent in time but reached the log late still counts.
     """
 
     def __init__(self, store: Store, *, make_policy: Callable[[str], Policy],
                  objective_of: Callable[[str], Mapping[str, float]],
                  reward_window: float = 1800.0, sync_interval: float = 0.5,
-                 clock: Callable[[], float] = time.time) -> None:
+                 settle_grace: float = 5.0, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.make_policy = make_policy
         self.objective_of = objective_of
         self.reward_window = reward_window
         self.sync_interval = sync_interval
+        self.settle_grace = settle_grace
         self.clock = clock
         self.policies: dict[str, Policy] = {}
         #: policies are not thread-safe; threaded servers serialise calls per slot
@@ -74,7 +79,7 @@ class Learner:
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._latest: dict[tuple[str, str], str] = {}  # (visitor, slot) → decision id
         self._lock = threading.RLock()
-        self._log_position = clock()
+        self._cursor: str | None = None  # where this worker is in the shared log
         self._last_sync = 0.0
         self.counts = {"learned": 0, "dropped": 0, "sync_errors": 0}
 
@@ -115,7 +120,7 @@ class Learner:
 
     def settle(self, *, force: bool = False) -> int:
         """Learn from every decision whose window has closed; the number learned."""
-        cutoff = self.clock() - self.reward_window
+        cutoff = self.clock() - self.reward_window - self.settle_grace
         by_slot: dict[str, list[Pending]] = {}
         with self._lock:
             while self._pending:
@@ -137,24 +142,38 @@ class Learner:
         self.counts["learned"] += learned
         return learned
 
-    def sync(self, observers: Iterable[Callable[[Mapping[str, Any]], None]] = ()) -> None:
-        """Tail the shared log, settle due decisions, and merge statistics.
+    def start_tail(self) -> None:
+        """Follow the shared log from its current end (done again later if the store is down)."""
+        try:
+            _, self._cursor = self.store.tail(None)
+        except StoreError as err:
+            log.warning("cannot reach the event log yet, will start following it later: %s",
+                        err)
 
-        A store failure leaves local state intact: deltas stay in the policies
-        and are pushed on the next successful sync.
+    def sync(self, observers: Iterable[Callable[[Mapping[str, Any]], None]] = ()) -> None:
+        """Follow the shared log, settle due decisions, and merge statistics.
+
+        When the log cannot be read nothing is settled, so no decision is
+        learned as unrewarded merely because its events could not be seen;
+        local deltas stay in the policies and are pushed on a later sync.
         """
         self._last_sync = self.clock()
+        observers = list(observers)
         try:
-            records = list(self.store.read_log(since=self._log_position))
+            if self._cursor is None:
+                _, self._cursor = self.store.tail(None)
+            while True:
+                records, self._cursor = self.store.tail(self._cursor, limit=TAIL_PAGE)
+                for record in records:
+                    self.observe(record)
+                    for observer in observers:
+                        observer(record)
+                if len(records) < TAIL_PAGE:
+                    break
         except StoreError as err:
             self.counts["sync_errors"] += 1
             log.warning("cannot read the event log, will retry: %s", err)
-            records = []
-        for record in records:
-            self._log_position = max(self._log_position, float(record["ts"]))
-            self.observe(record)
-            for observer in observers:
-                observer(record)
+            return
         self.settle()
         self.push_and_refresh()
 

@@ -31,7 +31,7 @@ from .context.history import Exposure
 from .context.visitor import VISITOR_COOKIE
 from .decision import Decision
 from .engine import Personalizer
-from .exceptions import ConfigError
+from .exceptions import ConfigError, StoreError
 from .inject import inject
 from .rules.model import RuleOutcome
 from .store.base import Store
@@ -381,6 +381,10 @@ def commit(request: PersonalizeRequest, status: str) -> None:
         return
     try:
         request.engine.commit(visit, list(request.decisions.values()))
+    except StoreError as err:
+        request.engine.count("commit_errors")
+        log.warning("exposures for %s not logged: the store is unavailable (%s)",
+                    request.environ.get("PATH_INFO"), err)
     except Exception:
         request.engine.count("commit_errors")
         log.exception("could not log exposures for %s", request.environ.get("PATH_INFO"))

@@ -45,6 +45,7 @@ class MemoryStore(Store):
         self._closed = False
         self._profiles: dict[str, tuple[str, float]] = {}
         self._log: deque[tuple[float, str, str | None, str]] = deque(maxlen=max_log)
+        self._appended = 0  # records ever appended: the tail's cursor
         self._stats: dict[str, Stats] = {}
         self._state: dict[str, str] = {}
         self._claims: dict[str, float] = {}
@@ -73,6 +74,18 @@ class MemoryStore(Store):
         with self._lock:
             self._check_open()
             self._log.extend(rows)
+            self._appended += len(rows)
+
+    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+        with self._lock:
+            self._check_open()
+            start = self._appended if cursor is None else int(cursor)
+            # records dropped by max_log are skipped, as they are gone
+            start = max(start, self._appended - len(self._log))
+            count = min(self._appended - start, limit)
+            first = len(self._log) - (self._appended - start)
+            rows = [self._log[first + i][3] for i in range(count)]
+            return [dict(json.loads(text)) for text in rows], str(start + count)
 
     def read_log(
         self,

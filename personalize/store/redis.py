@@ -282,6 +282,18 @@ class RedisStore(Store):
                 return
             start = "(" + page[-1][0].decode()
 
+    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+        self._check_open()
+        with self._errors() as r:
+            if cursor is None:
+                last = cast("list[_Entry]", r.xrevrange(self._log_key, max="+", min="-",
+                                                        count=1))
+                return [], last[0][0].decode() if last else "0-0"
+            page = cast("list[_Entry]", r.xrange(self._log_key, min="(" + cursor, max="+",
+                                                 count=limit))
+        records = [dict(json.loads(fields[b"r"])) for _id, fields in page]
+        return records, page[-1][0].decode() if page else cursor
+
     # -- statistics -------------------------------------------------------
     def add_stats(self, key: str, delta: Mapping[str, np.ndarray]) -> None:
         arrays = check_delta(delta)

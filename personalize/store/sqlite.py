@@ -299,6 +299,16 @@ class SQLiteStore(Store):
             last = rows[-1][0]
             left = None if left is None else left - len(rows)
 
+    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+        self._check_open()
+        if cursor is None:
+            rows = self._query("SELECT COALESCE(MAX(id), 0) FROM log", ())
+            return [], str(rows[0][0])
+        rows = self._query("SELECT id, data FROM log WHERE id > ? ORDER BY id LIMIT ?",
+                           (int(cursor), limit))
+        records = [dict(json.loads(text)) for _id, text in rows]
+        return records, str(rows[-1][0]) if rows else cursor
+
     # -- statistics -------------------------------------------------------
     def add_stats(self, key: str, delta: Mapping[str, np.ndarray]) -> None:
         arrays = check_delta(delta)

@@ -1,7 +1,9 @@
 """Fixtures for the store tests: a fake clock, a real Redis, and every backend.
 
 ``backend`` is the contract suite's parametrized fixture: a new backend is one
-more parameter here, and every contract test runs against it.
+more parameter here, and every contract test runs against it. The ``buffered-*``
+backends wrap a store in :class:`~personalize.store.BufferedStore`, which must
+keep the contract while its inner store answers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from personalize.store import Store, make_store
+from personalize.store import BufferedStore, Store, make_store
 from tests.support.servers import RedisServer
 
 
@@ -75,6 +77,9 @@ class Backend:
 
 
 def _open_backend(name: str, clock: FakeClock, request: pytest.FixtureRequest) -> Backend:
+    if name == "buffered-memory":
+        store = BufferedStore(make_store("memory://", clock=clock))
+        return Backend(name, store, clock, lambda: store, clock.advance)
     if name == "memory":
         store = make_store("memory://", clock=clock)
         return Backend(name, store, clock, lambda: store, clock.advance)
@@ -91,16 +96,18 @@ def _open_backend(name: str, clock: FakeClock, request: pytest.FixtureRequest) -
         return backend
     url = request.getfixturevalue("redis_url")
     opened = []
+    buffered = name == "buffered-redis"  # what make_store gives for redis:// by default
 
     def redis_twin() -> Store:
-        opened.append(make_store(url, clock=clock))
+        opened.append(make_store(url, buffered=buffered, clock=clock))
         return opened[-1]
 
     def advance(seconds: float) -> None:
         clock.advance(seconds)
         time.sleep(seconds)
 
-    return Backend(name, make_store(url, clock=clock), clock, redis_twin, advance, opened)
+    store = make_store(url, buffered=buffered, clock=clock)
+    return Backend(name, store, clock, redis_twin, advance, opened)
 
 
 @pytest.fixture(
@@ -108,6 +115,8 @@ def _open_backend(name: str, clock: FakeClock, request: pytest.FixtureRequest) -
         pytest.param("memory", id="memory"),
         pytest.param("sqlite", id="sqlite"),
         pytest.param("redis", id="redis", marks=pytest.mark.integration),
+        pytest.param("buffered-memory", id="buffered-memory"),
+        pytest.param("buffered-redis", id="buffered-redis", marks=pytest.mark.integration),
     ]
 )
 def backend(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Backend]:

@@ -157,7 +157,7 @@ def test_purge_drops_purged_ids_from_the_visitor_index(
 
 
 def test_make_store_passes_options(redis_url: str) -> None:
-    store = make_store(redis_url, prefix="opt:", log_maxlen=5)
+    store = make_store(redis_url, buffered=False, prefix="opt:", log_maxlen=5)
     try:
         assert isinstance(store, RedisStore)
         assert store.prefix == "opt:"

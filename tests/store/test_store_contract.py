@@ -161,6 +161,30 @@ def test_flush_makes_appends_visible_to_another_instance(backend: Backend) -> No
     assert [r["n"] for r in backend.twin().read_log()] == list(range(300))
 
 
+def test_tail_starts_at_the_end_and_follows_in_append_order(backend: Backend) -> None:
+    store = backend.store
+    store.append([rec(i, n=i) for i in range(3)])
+    store.flush()
+    records, cursor = store.tail(None)
+    assert records == []
+    store.append([rec(10 - i, n=100 + i) for i in range(5)])  # late, out-of-order ts
+    store.flush()
+    records, cursor = backend.twin().tail(cursor)
+    assert [r["n"] for r in records] == [100, 101, 102, 103, 104]
+    assert store.tail(cursor) == ([], cursor)
+
+
+def test_tail_pages_by_limit_and_never_repeats(store: Store) -> None:
+    _, cursor = store.tail(None)
+    store.append([rec(i, n=i) for i in range(25)])
+    store.flush()
+    seen: list[int] = []
+    for _ in range(10):
+        records, cursor = store.tail(cursor, limit=10)
+        seen += [r["n"] for r in records]
+    assert seen == list(range(25))
+
+
 # -- statistics -----------------------------------------------------------------
 
 
