@@ -18,6 +18,7 @@ import os
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,14 @@ class Personalizer:
         self._guardrails: list[Guardrail] = []
         self._guardrails_version = ""
         self._lock = threading.Lock()
+        #: exposures logged here since the last sync, shared as additive counts
+        self._shown: Counter[tuple[str, str]] = Counter()
+        #: merged exposure totals already handed to the monitors
+        self._shown_seen: dict[tuple[str, str], int] | None = None
         # follow the log from now, then rebuild the monitors from what came before
         self.learner.start_tail()
         self.guardrails()
+        self._share_exposures()
         self._sync_lock = threading.Lock()
         self.background_sync = clock is time.time if background_sync is None else background_sync
         self._sync_thread: threading.Thread | None = None
@@ -239,8 +245,9 @@ class Personalizer:
         now = self.clock()
         records = [_exposure_record(context, d, now) for d in decisions]
         if records:
-            # monitors see these when the learner tails the shared log, exactly once
             self.store.append(records)
+            with self._lock:
+                self._shown.update((d.slot, d.variant) for d in decisions)
         if visit.profile is not None:  # None when the profile could not be read
             exposures = [Exposure(d.slot, d.variant, tuple(sorted(d.tags)), now)
                          for d in decisions]
@@ -334,6 +341,39 @@ class Personalizer:
         """Tail the shared log, settle due rewards, merge the model with other workers."""
         with self._sync_lock:
             self.learner.sync(observers=[self._observe])
+            self._share_exposures()
+
+    def _share_exposures(self) -> None:
+        """Merge exposure counts with other workers and hand the growth to the monitors.
+
+        The monitors must count every worker's exposures; exposures are the bulk
+        of the log, so instead of every worker reading every exposure record
+        they are shared like the bandit's statistics, as additive counts.
+        """
+        with self._lock:
+            shown, self._shown = self._shown, Counter()
+        try:
+            for (slot, variant), count in shown.items():
+                self.store.add_stats(f"exposures:{slot}",
+                                     {variant: np.array([float(count)])})
+            totals = {(slot, variant): int(array[0])
+                      for slot in self.ruleset.slots
+                      for variant, array in self.store.get_stats(f"exposures:{slot}").items()}
+        except StoreError as err:
+            with self._lock:
+                self._shown.update(shown)
+            log.warning("cannot share exposure counts, will retry: %s", err)
+            return
+        if self._shown_seen is None:  # start-up: the log replay already counted these
+            self._shown_seen = totals
+            return
+        monitors = [g for g in self.guardrails() if isinstance(g, ExperienceMonitor)]
+        for pair, total in totals.items():
+            grown = total - self._shown_seen.get(pair, 0)
+            if grown > 0:
+                for monitor in monitors:
+                    monitor.add_exposures(*pair, grown)
+        self._shown_seen = totals
 
     def close(self) -> None:
         """Stop the sync thread, share what was learned, and close the store."""

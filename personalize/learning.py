@@ -31,6 +31,7 @@ import numpy as np
 from .exceptions import StoreError
 from .policy.base import Policy
 from .rewards import bounded_reward
+from .signals import EVENT_TYPES
 from .store.base import Store
 
 log = logging.getLogger("personalize.learning")
@@ -163,7 +164,8 @@ class Learner:
             if self._cursor is None:
                 _, self._cursor = self.store.tail(None)
             while True:
-                records, self._cursor = self.store.tail(self._cursor, limit=TAIL_PAGE)
+                records, self._cursor = self.store.tail(self._cursor, limit=TAIL_PAGE,
+                                                        types=EVENT_TYPES)
                 for record in records:
                     self.observe(record)
                     for observer in observers:

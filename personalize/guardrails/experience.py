@@ -269,6 +269,19 @@ class ExperienceMonitor(Guardrail):
                 self._check(pair)
         return used
 
+    def add_exposures(self, slot: str, variant: str, count: int) -> None:
+        """Count exposures made by any worker (merged through the store), then check harm.
+
+        Exposures are far more numerous than events, so workers share them as
+        additive counts instead of every worker reading every exposure record.
+        """
+        if not self.enabled or count <= 0:
+            return
+        with self._lock:
+            pair = (slot, variant)
+            self._counts.setdefault(pair, np.zeros(_COLUMNS))[0] += float(count)
+            self._check(pair)
+
     def counts(self, slot: str, variant: str) -> dict[str, int]:
         """Exposures and each signal's count for one variant, as counted here."""
         with self._lock:

@@ -69,10 +69,13 @@ class Store(ABC):
         """Records with ``ts >= since`` in append order, optionally by type."""
 
     @abstractmethod
-    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+    def tail(self, cursor: str | None, *, limit: int = 10_000,
+             types: Collection[str] | None = None) -> tuple[list[dict[str, Any]], str]:
         """Records appended after ``cursor``, in append order, and the cursor to pass next.
 
-        ``None`` starts at the current end of the log. Unlike :meth:`read_log`,
+        ``None`` starts at the current end of the log. With ``types``, other
+        records are skipped (before they are decoded) and the cursor moves past
+        them; at most ``limit`` records are looked at per call. Unlike :meth:`read_log`,
         which selects by time, a tail sees a record that arrived late (delivered
         after an outage with an old ``ts``) and never returns a record twice:
         it is how every worker follows the shared log.

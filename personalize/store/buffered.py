@@ -360,9 +360,10 @@ class BufferedStore(Store):
         self._check_open()
         return self.inner.read_log(since=since, types=types, limit=limit)
 
-    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+    def tail(self, cursor: str | None, *, limit: int = 10_000,
+             types: Collection[str] | None = None) -> tuple[list[dict[str, Any]], str]:
         self._check_open()
-        return self.inner.tail(cursor, limit=limit)
+        return self.inner.tail(cursor, limit=limit, types=types)
 
     def get_stats(self, key: str) -> Stats:
         self._check_open()

@@ -76,7 +76,8 @@ class MemoryStore(Store):
             self._log.extend(rows)
             self._appended += len(rows)
 
-    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+    def tail(self, cursor: str | None, *, limit: int = 10_000,
+             types: Collection[str] | None = None) -> tuple[list[dict[str, Any]], str]:
         with self._lock:
             self._check_open()
             start = self._appended if cursor is None else int(cursor)
@@ -84,8 +85,9 @@ class MemoryStore(Store):
             start = max(start, self._appended - len(self._log))
             count = min(self._appended - start, limit)
             first = len(self._log) - (self._appended - start)
-            rows = [self._log[first + i][3] for i in range(count)]
-            return [dict(json.loads(text)) for text in rows], str(start + count)
+            rows = [self._log[first + i] for i in range(count)]
+        return ([dict(json.loads(text)) for _ts, kind, _v, text in rows
+                 if types is None or kind in types], str(start + count))
 
     def read_log(
         self,

@@ -282,7 +282,8 @@ class RedisStore(Store):
                 return
             start = "(" + page[-1][0].decode()
 
-    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+    def tail(self, cursor: str | None, *, limit: int = 10_000,
+             types: Collection[str] | None = None) -> tuple[list[dict[str, Any]], str]:
         self._check_open()
         with self._errors() as r:
             if cursor is None:
@@ -291,7 +292,9 @@ class RedisStore(Store):
                 return [], last[0][0].decode() if last else "0-0"
             page = cast("list[_Entry]", r.xrange(self._log_key, min="(" + cursor, max="+",
                                                  count=limit))
-        records = [dict(json.loads(fields[b"r"])) for _id, fields in page]
+        wanted = None if types is None else {t.encode() for t in types}
+        records = [dict(json.loads(fields[b"r"])) for _id, fields in page
+                   if wanted is None or fields[b"y"] in wanted]
         return records, page[-1][0].decode() if page else cursor
 
     # -- statistics -------------------------------------------------------

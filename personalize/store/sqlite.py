@@ -299,14 +299,16 @@ class SQLiteStore(Store):
             last = rows[-1][0]
             left = None if left is None else left - len(rows)
 
-    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
+    def tail(self, cursor: str | None, *, limit: int = 10_000,
+             types: Collection[str] | None = None) -> tuple[list[dict[str, Any]], str]:
         self._check_open()
         if cursor is None:
             rows = self._query("SELECT COALESCE(MAX(id), 0) FROM log", ())
             return [], str(rows[0][0])
-        rows = self._query("SELECT id, data FROM log WHERE id > ? ORDER BY id LIMIT ?",
+        rows = self._query("SELECT id, type, data FROM log WHERE id > ? ORDER BY id LIMIT ?",
                            (int(cursor), limit))
-        records = [dict(json.loads(text)) for _id, text in rows]
+        records = [dict(json.loads(text)) for _id, kind, text in rows
+                   if types is None or kind in types]
         return records, str(rows[-1][0]) if rows else cursor
 
     # -- statistics -------------------------------------------------------

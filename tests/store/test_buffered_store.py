@@ -69,8 +69,9 @@ class SwitchableStore(Store):
                  limit: int | None = None) -> Iterator[dict[str, Any]]:
         return self._gate().read_log(since=since, types=types, limit=limit)
 
-    def tail(self, cursor: str | None, *, limit: int = 10_000) -> tuple[list[dict[str, Any]], str]:
-        return self._gate().tail(cursor, limit=limit)
+    def tail(self, cursor: str | None, *, limit: int = 10_000,
+             types: Collection[str] | None = None) -> tuple[list[dict[str, Any]], str]:
+        return self._gate().tail(cursor, limit=limit, types=types)
 
     def add_stats(self, key: str, delta: Mapping[str, np.ndarray]) -> None:
         self._gate().add_stats(key, delta)
