@@ -1,0 +1,330 @@
+"""``personalize evaluate``: what would other policies have earned on the logged traffic?
+
+::
+
+    $ personalize evaluate --store sqlite:///var/personalize.db --rules rules/
+    slot promo: 48,210 logged decisions (12 skipped), mean reward 0.412; bandit: stored
+      policy    IPS                     SNIPS                   DR
+      default   0.281 [0.262, 0.301]    0.283 [0.264, 0.302]    0.285 [0.271, 0.299]
+      …
+
+The log is read from the store and joined: each exposure collects the events
+that quote its decision id, and server-side events logged without one (a
+conversion the host app reports) go to the same visitor's latest exposure of
+the same slot at or before the event. Either way only events within
+``--reward-window`` seconds of the exposure count, as the learner counts them
+(:mod:`personalize.learning`). Each exposure's reward is the slot's objective
+applied to its signals (:func:`personalize.rewards.reward`, in the objective's
+own units).
+
+Four policies are scored per slot with IPS, SNIPS and doubly robust estimates
+and percentile-bootstrap intervals (:func:`personalize.policy.evaluation.evaluate`):
+``default`` (always the slot's default), ``uniform`` (a fair draw among the
+eligible variants), ``rules`` (a rule's pin where one decided, else the
+default) and ``bandit`` — the model as the store holds it (the additive
+statistics under ``model:{slot}:{arm}``), or with ``--bandit refit`` a fresh
+LinUCB fitted on the logged bandit decisions' bounded rewards, as the learner
+would. A bandit never overrides a rule's pin, so the ``bandit`` policy keeps
+pins too. Decisions a guardrail forced (holdout, stickiness, …) keep their
+logged variant under every policy, as in the review dashboard: guardrails bind
+whatever policy runs. Where the logging was deterministic (a pin, propensity 1)
+a policy that would show something else has no support and IPS counts those
+rows as earning nothing; DR's reward model fills them in.
+
+The bandit is scored on traffic it partly learned from, so its estimate is
+optimistic. Exit codes: 0 done; 1 no usable log, unusable rules or a store
+failure; 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+import click
+import numpy as np
+from tqdm import tqdm
+
+from ..exceptions import ConfigError, RuleSetError, StoreError
+from ..rewards import bounded_reward, reward
+from ..rules import RuleSet, Slot, load_rules
+from ..signals import REWARD_SIGNALS
+from ..store.cli import open_store
+from .evaluation import Estimate, LoggedData, TargetPolicy, evaluate
+from .features import Featurizer
+from .linucb import LinUCB
+
+if TYPE_CHECKING:
+    from ..store.base import Store
+
+__all__ = ["LoggedExposure", "evaluate_command", "join_log"]
+
+METHODS = ("ips", "snips", "dr")
+POLICIES = ("default", "uniform", "rules", "bandit")
+#: decision sources where a guardrail, not the policy, chose the variant
+FORCED = frozenset({"holdout", "guardrail"})
+MIN_ROWS = 20
+
+
+@dataclass
+class LoggedExposure:
+    """One logged decision and the signals attributed to it."""
+
+    decision: str
+    ts: float
+    visitor: str
+    slot: str
+    variant: str
+    source: str
+    propensity: float
+    eligible: tuple[str, ...]
+    features: Mapping[str, Any]
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """The joined log; ``unattributed`` events found no exposure within the window."""
+
+    exposures: list[LoggedExposure]
+    events: int
+    unattributed: int
+    malformed: int
+
+
+def join_log(records: Iterable[Mapping[str, Any]], *, reward_window: float) -> Joined:
+    """Attribute every event to its exposure (see the module docstring).
+
+    :param records: log records in append order, as :meth:`Store.read_log` yields them.
+    :param reward_window: seconds after an exposure in which its events count.
+    """
+    exposures: list[LoggedExposure] = []
+    by_id: dict[str, LoggedExposure] = {}
+    by_pair: dict[tuple[str, str], list[LoggedExposure]] = {}
+    events: list[Mapping[str, Any]] = []
+    malformed = 0
+    for record in records:
+        if record.get("type") != "exposure":
+            if record.get("signal") is not None:
+                events.append(record)
+            continue
+        exposure = _exposure(record)
+        if exposure is None:
+            malformed += 1
+            continue
+        exposures.append(exposure)
+        by_id[exposure.decision] = exposure
+        by_pair.setdefault((exposure.visitor, exposure.slot), []).append(exposure)
+    for found in by_pair.values():
+        found.sort(key=lambda e: e.ts)
+    times = {pair: [e.ts for e in found] for pair, found in by_pair.items()}
+    unattributed = 0
+    for event in events:
+        signal, amount, ts = event.get("signal"), event.get("amount", 1.0), event.get("ts")
+        if signal not in REWARD_SIGNALS or not _number(amount) or float(amount) < 0 \
+                or not _number(ts):
+            malformed += 1
+            continue
+        decision = event.get("decision")
+        if decision:
+            target = by_id.get(str(decision))
+        else:
+            pair = (str(event.get("visitor")), str(event.get("slot")))
+            at = bisect.bisect_right(times.get(pair, []), float(ts))
+            target = by_pair[pair][at - 1] if at else None
+        if target is None or not 0.0 <= float(ts) - target.ts <= reward_window:
+            unattributed += 1
+            continue
+        target.signals[str(signal)] = target.signals.get(str(signal), 0.0) + float(amount)
+    return Joined(exposures, len(events) - malformed, unattributed, malformed)
+
+
+def _exposure(record: Mapping[str, Any]) -> LoggedExposure | None:
+    decision, slot, variant = record.get("decision"), record.get("slot"), record.get("variant")
+    visitor, ts, propensity = record.get("visitor"), record.get("ts"), record.get("propensity")
+    eligible, features = record.get("eligible"), record.get("features")
+    if not (isinstance(decision, str) and decision and isinstance(slot, str)
+            and isinstance(variant, str) and isinstance(visitor, str) and _number(ts)
+            and _number(propensity) and isinstance(eligible, list)
+            and isinstance(features, Mapping)):
+        return None
+    return LoggedExposure(decision, float(ts), visitor, slot, variant,
+                          str(record.get("source") or "default"), float(propensity),
+                          tuple(str(v) for v in eligible), features)
+
+
+def _number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def evaluate_slot(rows: Sequence[LoggedExposure], slot: Slot, bandit: LinUCB | None, *,
+                  featurizer: Featurizer, n_bootstrap: int, seed: int) -> dict[str, Any]:
+    """The four policies' estimates for one slot, as ``--json`` prints them.
+
+    :param rows: the slot's joined exposures.
+    :param bandit: the slot's current model; ``None`` leaves the bandit out.
+    """
+    usable = [r for r in rows if r.variant in r.eligible and 0.0 < r.propensity <= 1.0]
+    rewards = np.array([reward(slot.objective, r.signals) for r in usable])
+    result: dict[str, Any] = {"rows": len(usable), "skipped": len(rows) - len(usable),
+                              "logged_mean_reward": float(rewards.mean()) if usable else None}
+    if len(usable) < MIN_ROWS:
+        result["problem"] = (f"{len(usable)} usable logged decisions; at least {MIN_ROWS} are "
+                             "needed for an estimate")
+        return result
+    X = featurizer.transform([r.features for r in usable])
+    log = LoggedData(X, [r.eligible for r in usable], [r.variant for r in usable],
+                     np.array([r.propensity for r in usable]), rewards)
+    result["policies"] = {
+        name: {m: _estimate(e) for m, e in evaluate(
+            log, target, methods=METHODS, n_bootstrap=n_bootstrap, random_state=seed).items()}
+        for name, target in _targets(usable, slot, bandit).items()}
+    return result
+
+
+def _targets(rows: Sequence[LoggedExposure], slot: Slot,
+             bandit: LinUCB | None) -> dict[str, TargetPolicy]:
+    def one_hot(arm: str, eligible: Sequence[str]) -> np.ndarray:
+        return np.array([1.0 if a == arm else 0.0 for a in eligible])
+
+    def make(choose: TargetPolicy, *, keep_pins: bool) -> TargetPolicy:
+        def target(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:
+            if rows[i].source in FORCED or (keep_pins and rows[i].source == "rule"):
+                return one_hot(rows[i].variant, eligible)
+            return choose(i, x, eligible)
+        return target
+
+    def default(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:
+        return one_hot(slot.default if slot.default in eligible else rows[i].variant, eligible)
+
+    def uniform(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:
+        return np.full(len(eligible), 1.0 / len(eligible))
+
+    targets = {"default": make(default, keep_pins=False),
+               "uniform": make(uniform, keep_pins=False),
+               "rules": make(default, keep_pins=True)}
+    if bandit is not None:
+        def learned(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:
+            return np.asarray(bandit.probabilities(x, list(eligible)), dtype=np.float64)
+        targets["bandit"] = make(learned, keep_pins=True)
+    return targets
+
+
+def _estimate(e: Estimate) -> dict[str, float]:
+    return {"value": e.value, "low": e.low, "high": e.high, "std_error": e.std_error,
+            "effective_size": e.effective_size}
+
+
+def current_bandit(store: Store, ruleset: RuleSet, slot: Slot, rows: Sequence[LoggedExposure],
+                   *, how: str, featurizer: Featurizer, seed: int) -> tuple[LinUCB | None, str]:
+    """The slot's bandit from the store's statistics (or refitted on the log), and how.
+
+    :param how: ``stored`` (refit when the store holds no statistics) or ``refit``.
+    """
+    if slot.policy != "bandit":
+        return None, f"none: the slot is an A/B {slot.policy}"
+    bounds = ruleset.guardrails.exploration
+    policy = LinUCB(floor=bounds.floor, cap=bounds.cap, random_state=seed)
+    if how == "stored":
+        arms = (store.get_state(f"arms:{slot.name}") or {}).get("arms", [])
+        totals = {arm: stats for arm in arms
+                  if (stats := store.get_stats(f"model:{slot.name}:{arm}"))}
+        if totals:
+            try:
+                policy.load_totals(totals)
+            except ValueError as err:
+                raise ConfigError("bandit", f"the stored model of slot {slot.name!r} does not "
+                                  f"fit today's features ({err}); use --bandit refit") from err
+            seen = sum(int(s.get("n", 0)) for s in totals.values())
+            return policy, f"stored statistics ({seen} observations)"
+    learned = [r for r in rows if r.source in ("bandit", "split") and r.variant in r.eligible]
+    if not learned:
+        return None, "none: no stored statistics and no logged bandit decisions to fit"
+    policy.fit(featurizer.transform([r.features for r in learned]),
+               [r.variant for r in learned],
+               [bounded_reward(slot.objective, r.signals) for r in learned])
+    prefix = "refit" if how == "refit" else "refit (the store holds no statistics)"
+    return policy, f"{prefix} on {len(learned)} logged bandit decisions"
+
+
+@click.command("evaluate")
+@click.option("--store", "store_url", envvar="PERSONALIZE_STORE", required=True, metavar="URL",
+              help="Store URL, e.g. sqlite:///var/personalize.db (default: $PERSONALIZE_STORE).")
+@click.option("--rules", "rules_dir", envvar="PERSONALIZE_RULES", required=True, metavar="DIR",
+              type=click.Path(file_okay=False), help="The rule directory "
+              "(default: $PERSONALIZE_RULES).")
+@click.option("--bootstrap", "n_bootstrap", default=200, show_default=True,
+              type=click.IntRange(1, 100_000), help="Bootstrap resamples for the intervals.")
+@click.option("--reward-window", default=1800.0, show_default=True,
+              type=click.FloatRange(0.0, min_open=True), metavar="SECONDS",
+              help="Events count within this many seconds of their exposure.")
+@click.option("--bandit", "how", type=click.Choice(["stored", "refit"]), default="stored",
+              show_default=True, help="Score the stored model, or one refitted on the log.")
+@click.option("--slot", "slots", multiple=True, help="Only this slot (repeatable).")
+@click.option("--seed", default=0, show_default=True, help="Seed of folds and resamples.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_command(store_url: str, rules_dir: str, n_bootstrap: int, reward_window: float,
+                     how: str, slots: tuple[str, ...], seed: int, as_json: bool) -> None:
+    """Estimate what default, uniform, rules-only and the bandit earn on the logged traffic."""
+    try:
+        ruleset = load_rules(rules_dir)
+    except RuleSetError as err:
+        raise click.ClickException(f"the rules in {rules_dir} are not usable:\n{err}") from err
+    unknown = sorted(set(slots) - set(ruleset.slots))
+    if unknown:
+        raise click.BadParameter(f"no slot named {', '.join(map(repr, unknown))}; known slots: "
+                                 f"{', '.join(sorted(ruleset.slots))}", param_hint="--slot")
+    store = open_store(store_url)
+    try:
+        records = tqdm(store.read_log(), desc="reading the log", unit=" records",
+                       disable=not sys.stderr.isatty())
+        joined = join_log(records, reward_window=reward_window)
+        if not joined.exposures:
+            raise click.ClickException(f"no logged exposures in {store_url}: nothing to evaluate")
+        featurizer = Featurizer().fit()
+        report: dict[str, Any] = {"reward_window": reward_window, "bootstrap": n_bootstrap,
+                                  "events": joined.events, "unattributed": joined.unattributed,
+                                  "malformed": joined.malformed, "slots": {}}
+        for name in slots or sorted(ruleset.slots):
+            slot = ruleset.slots[name]
+            rows = [e for e in joined.exposures if e.slot == name]
+            bandit, model = current_bandit(store, ruleset, slot, rows, how=how,
+                                           featurizer=featurizer, seed=seed)
+            report["slots"][name] = {"bandit_model": model, **evaluate_slot(
+                rows, slot, bandit, featurizer=featurizer, n_bootstrap=n_bootstrap, seed=seed)}
+    except (StoreError, ConfigError) as err:
+        raise click.ClickException(str(err)) from err
+    finally:
+        store.close()
+    click.echo(json.dumps(report, sort_keys=True) if as_json else as_text(report))
+
+
+def as_text(report: Mapping[str, Any]) -> str:
+    """The report for a terminal: a table of estimates per slot."""
+    lines = [f"{report['events']} events joined within {report['reward_window']:g} s "
+             f"({report['unattributed']} unattributed, {report['malformed']} malformed); "
+             f"{report['bootstrap']} bootstrap resamples, 95 % intervals"]
+    for name, data in report["slots"].items():
+        mean = data["logged_mean_reward"]
+        lines.append(f"slot {name}: {data['rows']} logged decisions ({data['skipped']} "
+                     f"skipped), mean reward {'-' if mean is None else f'{mean:.4g}'}; "
+                     f"bandit: {data['bandit_model']}")
+        if "problem" in data:
+            lines.append(f"  no estimate: {data['problem']}")
+            continue
+        lines.append((f"  {'policy':<8}" + "".join(f"  {m.upper():<28}" for m in METHODS))
+                     .rstrip())
+        for policy, estimates in data["policies"].items():
+            lines.append((f"  {policy:<8}" + "".join(
+                f"  {_cell(estimates[m]):<28}" for m in METHODS)).rstrip())
+    return "\n".join(lines)
+
+
+def _cell(e: Mapping[str, float]) -> str:
+    return f"{e['value']:.4g} [{e['low']:.4g}, {e['high']:.4g}]"
