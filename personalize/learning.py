@@ -60,19 +60,21 @@ class Learner:
     :param reward_window: seconds a decision collects events before it is learned from.
     :param sync_interval: seconds between merges with the store.
     :param settle_grace: extra seconds a decision waits after its window, so an
-        event that was sent in time but reached the log late still counts.
+        event that was sent in time but reached the log late still counts;
+        by default a tenth of the window, at most 5 seconds.
     """
 
     def __init__(self, store: Store, *, make_policy: Callable[[str], Policy],
                  objective_of: Callable[[str], Mapping[str, float]],
                  reward_window: float = 1800.0, sync_interval: float = 0.5,
-                 settle_grace: float = 5.0, clock: Callable[[], float] = time.time) -> None:
+                 settle_grace: float | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.make_policy = make_policy
         self.objective_of = objective_of
         self.reward_window = reward_window
         self.sync_interval = sync_interval
-        self.settle_grace = settle_grace
+        self.settle_grace = min(5.0, reward_window / 10) if settle_grace is None else settle_grace
         self.clock = clock
         self.policies: dict[str, Policy] = {}
         #: policies are not thread-safe; threaded servers serialise calls per slot
