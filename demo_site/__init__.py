@@ -1,0 +1,1 @@
+"""Paahtimo, a small coffee roastery shop that shows personalize at work."""
