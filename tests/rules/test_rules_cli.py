@@ -33,7 +33,7 @@ def test_check_demo_rules_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.startswith("rules/: valid — version ")
     assert result.output.count("\n") == 1
-    assert "4 files, 6 slots, 20 rules, 6 segments, 0 warnings" in result.output
+    assert "4 files, 6 slots, 23 rules, 6 segments, 0 warnings" in result.output
 
 
 def test_check_prints_warnings_and_strict_fails_on_them(tmp_path: Path) -> None:
