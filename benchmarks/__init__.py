@@ -1,1 +1,4 @@
-"""Benchmarks behind every figure in the README; each runs alone as ``python -m benchmarks.NAME``."""
+"""Benchmarks behind every figure in the README.
+
+Each runs alone as ``python -m benchmarks.NAME``.
+"""

@@ -31,8 +31,8 @@ from personalize.engine import Personalizer
 from personalize.middleware import PersonalizeMiddleware
 
 ROOT = Path(__file__).resolve().parent.parent
-UAS = [row["ua"] for row in json.loads((ROOT / "tests/context/user_agents.json").read_text())["rows"]
-       if row["type"] in ("mobile", "desktop", "tablet")]
+UA_TABLE = json.loads((ROOT / "tests/context/user_agents.json").read_text())["rows"]
+UAS = [row["ua"] for row in UA_TABLE if row["type"] in ("mobile", "desktop", "tablet")]
 
 
 def page() -> bytes:

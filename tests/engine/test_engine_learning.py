@@ -82,7 +82,7 @@ def test_rewards_wait_for_their_window_then_teach_the_bandit(store: MemoryStore,
                                                             clock: FakeClock) -> None:
     engine = engine_on(store, clock, seed=1)
     shown = serve(engine, clock, 1500, best="hero-sale", rng=np.random.default_rng(1))
-    clock.now += WINDOW + 1
+    clock.now += WINDOW + 10
     engine.sync()
     assert engine.learner.pending_count == 0
     late = serve(engine, clock, 300, best="hero-sale", rng=np.random.default_rng(2))
@@ -105,7 +105,7 @@ def test_workers_sharing_a_store_merge_what_they_learn(store: MemoryStore,
     for _ in range(10):
         serve(first, clock, 40, best="hero-sale", rng=rng)
         serve(second, clock, 40, best="hero-sale", rng=rng)
-    clock.now += WINDOW + 1
+    clock.now += WINDOW + 10
     first.sync()
     second.sync()
     first.sync()  # picks up what the second pushed after the first's last sync
