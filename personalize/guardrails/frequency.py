@@ -103,15 +103,21 @@ class FrequencyCaps(Guardrail):
         now = self.clock()
         slot = candidates.slot
         for cap in self.caps:
-            shown = recent_exposures(context, candidates, cap.per, now)
+            # which eligible variants the cap concerns, before counting anything:
+            # most caps name another slot's variants and cost nothing here
             if cap.variant is not None:
                 hits = [cap.variant]
-                count = sum(1 for e in shown if e.variant == cap.variant)
             else:
                 hits = [v for v in candidates.eligible if cap.tag in _tags(candidates, v)]
-                count = sum(1 for e in shown if cap.tag in e.tags)
             hits = [v for v in hits if v in candidates.eligible and v != slot.default]
-            if not hits or count < cap.max:
+            if not hits:
+                continue
+            shown = recent_exposures(context, candidates, cap.per, now)
+            if cap.variant is not None:
+                count = sum(1 for e in shown if e.variant == cap.variant)
+            else:
+                count = sum(1 for e in shown if cap.tag in e.tags)
+            if count < cap.max:
                 continue
             period = PERIOD_PHRASES[cap.per]
             if cap.variant is not None:
