@@ -1,10 +1,11 @@
 """Per-request cost of the middleware: a 20 KB page with 3 personalized slots.
 
-The same Flask page is served bare and wrapped, in one process, alternating
-rounds so machine noise hits both alike. Visitors are returning, consenting
-visitors on the embedded SQLite store with the demo shop's rules (6 slots, 20
-rules, every guardrail on): the realistic, most expensive path. The WSGI app
-is called directly with a prepared environ, so no HTTP client cost is counted.
+The same Flask page as the throughput benchmark's (:mod:`benchmarks.throughput_site`)
+is served bare and wrapped, in one process, alternating rounds so machine noise
+hits both alike. Visitors are returning, consenting visitors on the embedded
+SQLite store with the demo shop's rules (6 slots, 20 rules, every guardrail
+on): the realistic, most expensive path. The WSGI app is called directly with a
+prepared environ, so no HTTP client cost is counted.
 
     python -m benchmarks.middleware [--quick] [--json]
 
@@ -23,38 +24,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
 from werkzeug.test import EnvironBuilder
 
 from benchmarks._harness import parse_args, percentile, report
+from benchmarks.throughput_site import bare_app, page
 from personalize.engine import Personalizer
 from personalize.middleware import PersonalizeMiddleware
 
 ROOT = Path(__file__).resolve().parent.parent
 UA_TABLE = json.loads((ROOT / "tests/context/user_agents.json").read_text())["rows"]
 UAS = [row["ua"] for row in UA_TABLE if row["type"] in ("mobile", "desktop", "tablet")]
-
-
-def page() -> bytes:
-    """About 20 KB of ordinary HTML with three slot markers."""
-    filler = "".join(f"<li><a href='/products/{i}'>Coffee number {i}</a> — roasted on "
-                     f"Tuesday, 250 g, {10 + i % 7},90 €</li>" for i in range(200))
-    html = (f"<!doctype html><html><head><title>Shop</title></head><body>"
-            f"<header data-personalize-slot='greeting'>Welcome</header>"
-            f"<section data-personalize-slot='hero'>Freshly roasted</section><ul>{filler}</ul>"
-            f"<aside data-personalize-slot='promo'>Free shipping</aside></body></html>")
-    return html.encode()[:20_000] if len(html) > 20_000 else html.encode()
-
-
-def make_app() -> Flask:
-    app = Flask("bench")
-    body = page()
-
-    @app.get("/")
-    def home() -> tuple[bytes, int, dict[str, str]]:
-        return body, 200, {"Content-Type": "text/html; charset=utf-8"}
-
-    return app
 
 
 def environs(engine: Personalizer, count: int) -> list[dict[str, Any]]:
@@ -91,8 +70,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = Personalizer(rules=ROOT / "rules", store=f"sqlite:///{tmp}/bench.db",
                               secret="benchmark-secret-0123456789abcdef", random_state=1)
-        bare = make_app().wsgi_app
-        wrapped = PersonalizeMiddleware(make_app().wsgi_app, engine=engine)
+        bare = bare_app().wsgi_app
+        wrapped = PersonalizeMiddleware(bare_app().wsgi_app, engine=engine)
         visitors = environs(engine, 1000)
         for env in visitors[:200]:  # warm-up: imports, caches, profiles
             call(wrapped, env)

@@ -32,6 +32,18 @@ def page() -> bytes:
     return html.encode()
 
 
+def bare_app() -> Flask:
+    """The site without personalization: :func:`page` at ``/``, its markers' defaults as is."""
+    app = Flask("throughput")
+    body = page()
+
+    @app.get("/")
+    def home() -> tuple[bytes, int, dict[str, str]]:
+        return body, 200, {"Content-Type": "text/html; charset=utf-8"}
+
+    return app
+
+
 def create_app(mode: str, store: str) -> Flask:
     """The benchmark's site, bare or wrapped.
 
@@ -40,13 +52,7 @@ def create_app(mode: str, store: str) -> Flask:
     """
     if mode not in ("bare", "wrapped"):
         raise ValueError(f"PZ_BENCH_MODE: expected bare or wrapped, got {mode!r}")
-    app = Flask("throughput")
-    body = page()
-
-    @app.get("/")
-    def home() -> tuple[bytes, int, dict[str, str]]:
-        return body, 200, {"Content-Type": "text/html; charset=utf-8"}
-
+    app = bare_app()
     if mode == "wrapped":
         from personalize.integrations.flask import Personalize
 

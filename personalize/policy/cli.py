@@ -8,12 +8,9 @@
       default   0.281 [0.262, 0.301]    0.283 [0.264, 0.302]    0.285 [0.271, 0.299]
       …
 
-The log is read from the store and joined: each exposure collects the events
-that quote its decision id, and server-side events logged without one (a
-conversion the host app reports) go to the same visitor's latest exposure of
-the same slot at or before the event. Either way only events within
-``--reward-window`` seconds of the exposure count, as the learner counts them
-(:mod:`personalize.learning`). Each exposure's reward is the slot's objective
+The log is read from the store and joined by the learner's rule
+(:mod:`personalize.logjoin`): only events within ``--reward-window`` seconds
+of their exposure count. Each exposure's reward is the slot's objective
 applied to its signals (:func:`personalize.rewards.reward`, in the objective's
 own units).
 
@@ -38,22 +35,19 @@ failure; 2 a usage error.
 
 from __future__ import annotations
 
-import bisect
 import json
-import math
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeGuard
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 from tqdm import tqdm
 
 from ..exceptions import ConfigError, RuleSetError, StoreError
-from ..rewards import bounded_reward, reward
+from ..logjoin import LoggedExposure, join
+from ..rewards import bounded_reward
 from ..rules import RuleSet, Slot, load_rules
-from ..signals import REWARD_SIGNALS
 from ..store.cli import open_store
 from .evaluation import Estimate, LoggedData, TargetPolicy, evaluate
 from .features import Featurizer
@@ -62,7 +56,7 @@ from .linucb import LinUCB
 if TYPE_CHECKING:
     from ..store.base import Store
 
-__all__ = ["LoggedExposure", "evaluate_command", "join_log"]
+__all__ = ["evaluate_command"]
 
 METHODS = ("ips", "snips", "dr")
 POLICIES = ("default", "uniform", "rules", "bandit")
@@ -71,107 +65,15 @@ FORCED = frozenset({"holdout", "guardrail"})
 MIN_ROWS = 20
 
 
-@dataclass
-class LoggedExposure:
-    """One logged decision and the signals attributed to it."""
-
-    decision: str
-    ts: float
-    visitor: str
-    slot: str
-    variant: str
-    source: str
-    propensity: float
-    eligible: tuple[str, ...]
-    features: Mapping[str, Any]
-    signals: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Joined:
-    """The joined log; ``unattributed`` events found no exposure within the window."""
-
-    exposures: list[LoggedExposure]
-    events: int
-    unattributed: int
-    malformed: int
-
-
-def join_log(records: Iterable[Mapping[str, Any]], *, reward_window: float) -> Joined:
-    """Attribute every event to its exposure (see the module docstring).
-
-    :param records: log records in append order, as :meth:`Store.read_log` yields them.
-    :param reward_window: seconds after an exposure in which its events count.
-    """
-    exposures: list[LoggedExposure] = []
-    by_id: dict[str, LoggedExposure] = {}
-    by_pair: dict[tuple[str, str], list[LoggedExposure]] = {}
-    events: list[Mapping[str, Any]] = []
-    malformed = 0
-    for record in records:
-        if record.get("type") != "exposure":
-            if record.get("signal") is not None:
-                events.append(record)
-            continue
-        exposure = _exposure(record)
-        if exposure is None:
-            malformed += 1
-            continue
-        exposures.append(exposure)
-        by_id[exposure.decision] = exposure
-        by_pair.setdefault((exposure.visitor, exposure.slot), []).append(exposure)
-    for found in by_pair.values():
-        found.sort(key=lambda e: e.ts)
-    times = {pair: [e.ts for e in found] for pair, found in by_pair.items()}
-    unattributed = 0
-    for event in events:
-        signal, amount, ts = event.get("signal"), event.get("amount", 1.0), event.get("ts")
-        if signal not in REWARD_SIGNALS or not _number(amount) or float(amount) < 0 \
-                or not _number(ts):
-            malformed += 1
-            continue
-        decision = event.get("decision")
-        if decision:
-            target = by_id.get(str(decision))
-        else:
-            pair = (str(event.get("visitor")), str(event.get("slot")))
-            at = bisect.bisect_right(times.get(pair, []), float(ts))
-            target = by_pair[pair][at - 1] if at else None
-        if target is None or not 0.0 <= float(ts) - target.ts <= reward_window:
-            unattributed += 1
-            continue
-        target.signals[str(signal)] = target.signals.get(str(signal), 0.0) + float(amount)
-    return Joined(exposures, len(events) - malformed, unattributed, malformed)
-
-
-def _exposure(record: Mapping[str, Any]) -> LoggedExposure | None:
-    decision, slot, variant = record.get("decision"), record.get("slot"), record.get("variant")
-    visitor, ts, propensity = record.get("visitor"), record.get("ts"), record.get("propensity")
-    eligible, features = record.get("eligible"), record.get("features")
-    if not (isinstance(decision, str) and decision and isinstance(slot, str)
-            and isinstance(variant, str) and isinstance(visitor, str) and _number(ts)
-            and _number(propensity) and isinstance(eligible, list)
-            and isinstance(features, Mapping)):
-        return None
-    return LoggedExposure(decision, float(ts), visitor, slot, variant,
-                          str(record.get("source") or "default"), float(propensity),
-                          tuple(str(v) for v in eligible), features)
-
-
-def _number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) \
-        and math.isfinite(value)
-
-
 def evaluate_slot(rows: Sequence[LoggedExposure], slot: Slot, bandit: LinUCB | None, *,
                   featurizer: Featurizer, n_bootstrap: int, seed: int) -> dict[str, Any]:
     """The four policies' estimates for one slot, as ``--json`` prints them.
 
-    :param rows: the slot's joined exposures.
+    :param rows: the slot's joined exposures, their rewards computed by the join.
     :param bandit: the slot's current model; ``None`` leaves the bandit out.
     """
     usable = [r for r in rows if r.variant in r.eligible and 0.0 < r.propensity <= 1.0]
-    rewards = np.array([reward(slot.objective, r.signals) for r in usable])
+    rewards = np.array([r.reward for r in usable])
     result: dict[str, Any] = {"rows": len(usable), "skipped": len(rows) - len(usable),
                               "logged_mean_reward": float(rewards.mean()) if usable else None}
     if len(usable) < MIN_ROWS:
@@ -284,7 +186,8 @@ def evaluate_command(store_url: str, rules_dir: str, n_bootstrap: int, reward_wi
     try:
         records = tqdm(store.read_log(), desc="reading the log", unit=" records",
                        disable=not sys.stderr.isatty())
-        joined = join_log(records, reward_window=reward_window)
+        joined = join(records, reward_window=reward_window, objectives={
+            name: s.objective for name, s in ruleset.slots.items()})
         if not joined.exposures:
             raise click.ClickException(f"no logged exposures in {store_url}: nothing to evaluate")
         featurizer = Featurizer().fit()

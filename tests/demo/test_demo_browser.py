@@ -1,14 +1,13 @@
 """The demo shop in a real headless Chromium: no flicker, feedback, reasons, consent.
 
 The shop runs on a free loopback port in a thread, with its own SQLite store
-in a temporary directory; Chromium is the Debian one (Playwright's own
-download is not used). Screenshots land in ``test-artifacts/`` for a person
-to look at.
+in a temporary directory; Chromium is the Debian one (see
+:mod:`tests.support.browser`). Screenshots land in ``test-artifacts/`` for a
+person to look at.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,21 +16,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from demo_site.app import create_app
 from personalize.context.visitor import VISITOR_COOKIE
 from personalize.engine import Personalizer
 from personalize.integrations.flask import Personalize
-from tests.support.servers import free_port
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from tests.support.browser import chromium, serve
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CONSENT = "paahtimo_consent"
 # headless Chromium names itself HeadlessChrome, which the shop rightly treats as a
@@ -69,32 +62,17 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     app = create_app({"PERSONALIZE_STORE": f"sqlite:///{database}",
                       "SECRET_KEY": "browser-test-secret-0123456789abcdef",
                       "PERSONALIZE_REVIEW_PASSWORD": "review-test-password"})
-    port = free_port()
-    server: BaseWSGIServer = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield Shop(f"http://127.0.0.1:{port}", app, Personalize.engine(app))
+        with serve(app) as base:
+            yield Shop(base, app, Personalize.engine(app))
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         Personalize.engine(app).close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test does)")
-    playwright = playwright_sync.sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-    finally:
-        playwright.stop()
+    with chromium() as launched:
+        yield launched
 
 
 def context(browser: Any, shop: Shop, *, consent: str | None = "yes",

@@ -1,11 +1,11 @@
-"""``personalize evaluate``: the log join, and estimates on a synthetic log with known values.
+"""``personalize evaluate``: estimates on a synthetic log with known values.
 
 The synthetic log is a balanced design: two kinds of visitor (phone, desktop)
 alternate, and the logged policy cycles through the three variants, logging
 propensity 1/3. Every (visitor, variant) pair earns a fixed reward, so each
 policy's true value is known exactly, and IPS and SNIPS (whose weights are
 then exactly balanced) must reproduce it to rounding; DR's interval must
-cover it.
+cover it. The log join it reads through is tested in ``tests/logjoin``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from personalize.policy import LinUCB
-from personalize.policy.cli import evaluate_command, join_log
+from personalize.policy.cli import evaluate_command
 from personalize.policy.features import Featurizer
 from personalize.rewards import bounded_reward
 from personalize.store import make_store
@@ -240,40 +240,3 @@ def test_a_missing_database_file_is_a_usage_error(tmp_path: Path, rules_dir: Pat
     assert result.exit_code == 2
     assert "no database file" in result.output
 
-
-VISITOR = "f" * 32
-JOIN_CASES = [
-    pytest.param([exposure(1, "a", "mobile"), event(1, "click", at=T0 + 100, decision="d1")],
-                 {"d1": {"click": 1.0}}, 0, id="by-decision-id"),
-    pytest.param([exposure(1, "a", "mobile"), event(1, "click", at=T0 + 1 + 1801,
-                                                    decision="d1")],
-                 {"d1": {}}, 1, id="by-decision-id-after-the-window"),
-    pytest.param([exposure(1, "a", "mobile", visitor=VISITOR),
-                  exposure(2, "b", "mobile", visitor=VISITOR),
-                  event(0, "conversion", at=T0 + 10, visitor=VISITOR, amount=25.0),
-                  exposure(30, "c", "mobile", visitor=VISITOR)],
-                 {"d1": {}, "d2": {"conversion": 25.0}, "d30": {}}, 0,
-                 id="server-side-to-the-latest-earlier-exposure"),
-    pytest.param([exposure(1, "a", "mobile", visitor=VISITOR),
-                  event(0, "conversion", at=T0 + 10, visitor=VISITOR, slot="hero")],
-                 {"d1": {}}, 1, id="server-side-other-slot"),
-    pytest.param([exposure(1, "a", "mobile", visitor=VISITOR),
-                  event(0, "conversion", at=T0 - 10, visitor=VISITOR)],
-                 {"d1": {}}, 1, id="server-side-before-any-exposure"),
-    pytest.param([exposure(1, "a", "mobile", visitor=VISITOR),
-                  event(0, "conversion", at=T0 + 1 + 2000, visitor=VISITOR)],
-                 {"d1": {}}, 1, id="server-side-after-the-window"),
-    pytest.param([exposure(1, "a", "mobile"),
-                  {**event(1, "click", at=T0 + 5, decision="d1"), "signal": "clicks"}],
-                 {"d1": {}}, 0, id="unknown-signal-is-malformed"),
-]
-
-
-@pytest.mark.parametrize(("records", "signals", "unattributed"), JOIN_CASES)
-def test_join_attributes_events_within_the_reward_window(
-        records: list[dict[str, Any]], signals: dict[str, dict[str, float]],
-        unattributed: int) -> None:
-    joined = join_log(records, reward_window=1800.0)
-    assert {e.decision: e.signals for e in joined.exposures} == signals
-    assert joined.unattributed == unattributed
-    assert joined.malformed == sum(r.get("signal") == "clicks" for r in records)

@@ -7,7 +7,6 @@ widths) go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,19 +14,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from personalize.engine import Personalizer
 from personalize.store import make_store
 from personalize.web.review import review_blueprint
 from tests.review.review_kit import PASSWORD, Clock, make_engine, simulate
+from tests.support.browser import chromium, page_errors, serve
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -49,43 +47,23 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "browser-test-secret-key-0123456789"
     app.register_blueprint(review_blueprint(engine, password=PASSWORD), url_prefix="/review")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield Dashboard(f"http://127.0.0.1:{server.port}/review", engine, db)
+        with serve(app) as base:
+            yield Dashboard(f"{base}/review", engine, db)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
         engine.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run"])
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-        playwright.stop()
+    with chromium() as launched:
+        yield launched
 
 
 def open_page(browser: Browser, viewport: dict[str, int]) -> tuple[Page, list[str]]:
     context = browser.new_context(viewport=viewport, timezone_id="Europe/Helsinki")  # type: ignore[arg-type]
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    return page, errors
+    return page, page_errors(page)
 
 
 def sign_in(page: Page, dashboard: Dashboard, path: str = "/") -> None:

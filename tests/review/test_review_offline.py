@@ -8,10 +8,10 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
+from personalize.logjoin import LoggedExposure
 from personalize.policy.base import Policy
 from personalize.rules.model import Slot, Variant
 from personalize.web.review.offline import MIN_ROWS, evaluate_slot
-from personalize.web.review.reports import Outcome
 
 HERO = Slot(name="hero", default="a", variants={"a": Variant("a", html="A"),
                                                 "b": Variant("b", html="B")})
@@ -27,10 +27,10 @@ class Fixed:
 
 
 def row(variant: str, source: str, propensity: float, reward: float,
-        eligible: tuple[str, ...] = ("a", "b")) -> Outcome:
-    return Outcome(decision="", ts=0.0, visitor="v", slot="hero", variant=variant, source=source,
-                   propensity=propensity, eligible=eligible, features={"x": 1.0}, reasons=(),
-                   tags=(), reward=reward)
+        eligible: tuple[str, ...] = ("a", "b")) -> LoggedExposure:
+    return LoggedExposure(decision="", ts=0.0, visitor="v", slot="hero", variant=variant,
+                          source=source, propensity=propensity, eligible=eligible,
+                          features={"x": 1.0}, reasons=(), tags=(), reward=reward)
 
 
 def featurize(features: Mapping[str, Any]) -> np.ndarray:
@@ -89,6 +89,6 @@ def test_too_few_rows_give_no_estimate() -> None:
 
 
 def test_other_slots_are_ignored() -> None:
-    other = [Outcome(**{**vars(r), "slot": "promo"}) for r in LOG]
+    other = [LoggedExposure(**{**vars(r), "slot": "promo"}) for r in LOG]
     result = evaluate_slot(other, HERO, featurize, None)
     assert (result.rows, result.logged_mean) == (0, None)

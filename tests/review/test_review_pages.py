@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 
 from personalize.engine import Personalizer
 from personalize.exceptions import StoreError
+from personalize.logjoin import join
 from personalize.rules import RuleReloader
-from personalize.web.review.reports import join
 from tests.review.review_kit import RULES, Clock, csrf_of, make_app, make_engine, sign_in
 
 
@@ -73,8 +73,8 @@ def test_split_page_reports_rates_and_the_srm_check(client: FlaskClient,
                                                    shop: Personalizer) -> None:
     page = text(client, "/review/splits?days=7")
     assert "Sample ratio" in page and "chi-square" in page
-    joined = join(shop.store.read_log(), {})
-    split_visitors = {o.visitor for o in joined.outcomes
+    joined = join(shop.store.read_log())
+    split_visitors = {o.visitor for o in joined.exposures
                       if o.slot == "cta" and o.source == "split"}
     assert f"({len(split_visitors)} visitors" in page
     assert page.count("<svg") == 1

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from personalize.logjoin import Joined, join
 from personalize.rules.model import Slot, Variant
 from personalize.web.review.reports import (
     DecisionQuery,
     bucket_keys,
     holdout_lift_of,
-    join,
     mean_interval,
     search_decisions,
     split_test,
@@ -61,24 +61,28 @@ TINY = [
 ]
 
 
+def as_dashboard(records: list[dict[str, Any]]) -> Joined:
+    """The log joined as the dashboard joins it: with the engine's default reward window.
+
+    Every event of these logs falls well within it, so the figures by hand
+    hold with or without a window.
+    """
+    return join(records, reward_window=1800.0, objectives=OBJECTIVES)
+
+
 def test_join_attributes_events_and_computes_rewards() -> None:
-    joined = join(TINY, OBJECTIVES)
-    rewards = {o.decision: o.reward for o in joined.outcomes}
+    joined = as_dashboard(TINY)
+    rewards = {o.decision: o.reward for o in joined.exposures}
     assert rewards == {"d1": 0.0, "d2": 11.0, "d3": -10.0, "d4": 1.0, "d5": 0.0}
-    d2 = next(o for o in joined.outcomes if o.decision == "d2")
+    d2 = next(o for o in joined.exposures if o.decision == "d2")
     assert d2.signals == {"click": 1.0, "conversion": 2.0}
     assert d2.events == ["click", "conversion"]
     assert (joined.events, joined.unattributed, joined.malformed) == (7, 3, 2)
 
 
-def test_join_reads_events_logged_before_their_exposure() -> None:
-    records = [event("click", 90, "v1", "d1", "click"), exposure("d1", 100, "v1", "b", "bandit")]
-    assert [o.reward for o in join(records, OBJECTIVES).outcomes] == [1.0]
-
-
 def test_traffic_share_and_reward_per_hour() -> None:
-    joined = join(TINY, OBJECTIVES)
-    series = traffic(joined.outcomes, "hero", ["a", "b"], start=0, end=7199, bucket="hour",
+    joined = as_dashboard(TINY)
+    series = traffic(joined.exposures, "hero", ["a", "b"], start=0, end=7199, bucket="hour",
                      tz=UTC)
     assert series.labels == ["01 Jan 00:00", "01 Jan 01:00"]
     assert series.exposures == {"a": [3, 0], "b": [1, 1]}
@@ -87,8 +91,8 @@ def test_traffic_share_and_reward_per_hour() -> None:
 
 
 def test_traffic_leaves_buckets_without_traffic_empty() -> None:
-    joined = join(TINY, OBJECTIVES)
-    series = traffic(joined.outcomes, "hero", ["a", "b"], start=7200, end=10799, bucket="hour",
+    joined = as_dashboard(TINY)
+    series = traffic(joined.exposures, "hero", ["a", "b"], start=7200, end=10799, bucket="hour",
                      tz=UTC)
     assert series.share == {"a": [None], "b": [None]}
     assert series.reward == {"a": [None], "b": [None]}
@@ -112,8 +116,8 @@ def test_bucket_keys_refuse_an_inverted_period() -> None:
 
 
 def test_summary_per_variant() -> None:
-    joined = join(TINY, OBJECTIVES)
-    a, b = summarize(joined.outcomes, "hero", ["a", "b"])
+    joined = as_dashboard(TINY)
+    a, b = summarize(joined.exposures, "hero", ["a", "b"])
     assert (a.exposures, a.share, a.mean_reward) == (3, 0.6, -3.0)
     # b: rewards 11 and 0 → mean 5.5, sample sd √60.5, interval 5.5 ± z·√60.5/√2
     half = Z * math.sqrt(60.5) / math.sqrt(2)
@@ -131,7 +135,7 @@ def test_mean_interval(values: list[float], expected: tuple[float | None, ...]) 
 
 
 def test_holdout_lift_by_hand() -> None:
-    lift = holdout_lift_of(join(TINY, OBJECTIVES).outcomes, "hero")
+    lift = holdout_lift_of(as_dashboard(TINY).exposures, "hero")
     # personalized: 11, −10, 0 (mean 1/3, variance 1986/9/2); holdout: 0, 1 (mean 1/2, var 1/2)
     se = math.sqrt(1986 / 9 / 2 / 3 + 0.5 / 2)
     assert (lift.treated, lift.holdout) == (3, 2)
@@ -142,7 +146,7 @@ def test_holdout_lift_by_hand() -> None:
 
 
 def test_holdout_lift_waits_for_two_of_each() -> None:
-    lift = holdout_lift_of(join(TINY[:7], OBJECTIVES).outcomes, "hero")
+    lift = holdout_lift_of(as_dashboard(TINY[:7]).exposures, "hero")
     assert (lift.treated, lift.holdout, lift.lift, lift.low) == (2, 1, None, None)
     assert lift.holdout_mean == 0.0
 
@@ -162,7 +166,7 @@ def test_split_counts_each_visitor_once() -> None:
         exposure("c5", 50, "v4", "z", "split", 0.5, slot="cta"),  # z has no weight
         exposure("c6", 60, "v5", "x", "holdout", slot="cta"),     # not in the split
     ]
-    result = split_test(join(records, OBJECTIVES).outcomes, CTA)
+    result = split_test(as_dashboard(records).exposures, CTA)
     assert (result.visitors, result.outside) == (4, 1)
     report = result.report
     assert report is not None
@@ -178,7 +182,7 @@ def test_split_counts_each_visitor_once() -> None:
 def test_split_reports_a_sample_ratio_mismatch_without_warning() -> None:
     records = [exposure(f"c{i}", i, f"v{i}", "x" if i < 100 else "y", "split", 0.5, slot="cta")
                for i in range(110)]
-    report = split_test(join(records, OBJECTIVES).outcomes, CTA).report
+    report = split_test(as_dashboard(records).exposures, CTA).report
     assert report is not None and report.srm and report.srm_p_value < 1e-6
 
 
@@ -198,18 +202,18 @@ def test_split_without_visitors_has_no_report() -> None:
     pytest.param(DecisionQuery(text="v3"), ["d3"], id="by-visitor"),
 ])
 def test_search_decisions(query: DecisionQuery, expected: list[str]) -> None:
-    found = search_decisions(join(TINY, OBJECTIVES).outcomes, query)
+    found = search_decisions(as_dashboard(TINY).exposures, query)
     assert [o.decision for o in found.items] == expected
     assert found.total == len(expected)
 
 
 def test_search_decisions_pages() -> None:
-    outcomes = join(TINY, OBJECTIVES).outcomes
-    first = search_decisions(outcomes, DecisionQuery(), offset=0, limit=2)
-    last = search_decisions(outcomes, DecisionQuery(), offset=4, limit=2)
+    exposures = as_dashboard(TINY).exposures
+    first = search_decisions(exposures, DecisionQuery(), offset=0, limit=2)
+    last = search_decisions(exposures, DecisionQuery(), offset=4, limit=2)
     assert [o.decision for o in first.items] == ["d5", "d4"]
     assert (first.has_newer, first.has_older) == (False, True)
     assert [o.decision for o in last.items] == ["d1"]
     assert (last.has_newer, last.has_older) == (True, False)
     with pytest.raises(ValueError, match="limit >= 1"):
-        search_decisions(outcomes, DecisionQuery(), limit=0)
+        search_decisions(exposures, DecisionQuery(), limit=0)

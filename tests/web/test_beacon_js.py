@@ -6,7 +6,6 @@ eval), so the test also shows the beacon works where a site forbids those.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from werkzeug.serving import make_server
 
 from personalize.decision import DecisionSigner
 from personalize.store.memory import MemoryStore
 from personalize.web.events import Event, EventIntake, events_app
+from tests.support.browser import chromium, page_errors, serve
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 BEACON = Path(__file__).parents[2] / "personalize" / "web" / "static" / "beacon.js"
 CSP = "default-src 'self'; script-src 'self'; connect-src 'self'; style-src 'self'"
 PAGE = """<!doctype html>
@@ -88,31 +86,15 @@ class Shop:
 @pytest.fixture(scope="module")
 def shop() -> Iterator[Shop]:
     app = Shop()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.base = f"http://127.0.0.1:{server.port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve(app) as base:
+        app.base = base
+        yield app
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--no-first-run"],
-    )
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -120,9 +102,7 @@ def page(browser: Browser, shop: Shop) -> Iterator[Page]:
     shop.received.clear()
     context = browser.new_context(timezone_id="Europe/Helsinki")
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    errors = page_errors(page)
     yield page
     context.close()
     assert errors == []

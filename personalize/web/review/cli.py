@@ -20,9 +20,9 @@ import click
 
 from ...engine import Personalizer
 from ...exceptions import PersonalizeError
+from ...logjoin import join
 from .offline import Evaluation, evaluate_slot
 from .overview import as_text, overview
-from .reports import join
 
 __all__ = ["report_command"]
 
@@ -59,8 +59,8 @@ def _overview(engine: Personalizer, days: int, evaluate: bool) -> dict[str, Any]
     ruleset = engine.ruleset
     end = time.time()
     start = end - days * 86400.0
-    joined = join(engine.store.read_log(since=start),
-                  {name: s.objective for name, s in ruleset.slots.items()})
+    joined = join(engine.store.read_log(since=start), reward_window=engine.learner.reward_window,
+                  objectives={name: s.objective for name, s in ruleset.slots.items()})
     evaluations: dict[str, Evaluation] | None = None
     if evaluate:
         for name, slot in ruleset.slots.items():
@@ -68,7 +68,7 @@ def _overview(engine: Personalizer, days: int, evaluate: bool) -> dict[str, Any]
                 engine.learner.policy(name)
         engine.learner.push_and_refresh()  # loads the merged statistics; no deltas to push
         evaluations = {
-            name: evaluate_slot(joined.outcomes, slot, engine.featurizer.transform_one,
+            name: evaluate_slot(joined.exposures, slot, engine.featurizer.transform_one,
                                 engine.learner.policies.get(name))
             for name, slot in ruleset.slots.items()}
     paused = list(engine.store.list_state("pause:").values())

@@ -1,6 +1,6 @@
 """Offline evaluation of a slot's candidate policies on its logged decisions.
 
->>> result = evaluate_slot(joined.outcomes, slot, featurize, bandit=engine.learner.policy("hero"))
+>>> result = evaluate_slot(joined.exposures, slot, featurize, bandit=engine.learner.policy("hero"))
 >>> [(p.name, p.estimates["dr"].value) for p in result.policies if p.estimates]
 
 Four policies are scored on the same logged traffic with
@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from ...logjoin import LoggedExposure
 from ...policy.base import Policy
 from ...policy.evaluation import Estimate, LoggedData, TargetPolicy, evaluate
 from ...rules.model import Slot
-from .reports import Outcome
 
 __all__ = ["FORCED_SOURCES", "MIN_ROWS", "Evaluation", "PolicyValue", "evaluate_slot"]
 
@@ -76,13 +76,14 @@ class Evaluation:
     problem: str | None = None
 
 
-def evaluate_slot(outcomes: Sequence[Outcome], slot: Slot, featurize: Featurize,
+def evaluate_slot(exposures: Sequence[LoggedExposure], slot: Slot, featurize: Featurize,
                   bandit: Policy | None = None, *, methods: Sequence[str] = ("ips", "snips", "dr"),
                   n_bootstrap: int = 200, confidence: float = 0.95,
                   random_state: int = 0) -> Evaluation:
     """Score the default, uniform, rules-only and bandit (or split) policies of one slot.
 
-    :param outcomes: joined outcomes (:func:`~.reports.join`); other slots are ignored.
+    :param exposures: the joined log (:func:`personalize.logjoin.join`, with objectives);
+        other slots are ignored.
     :param slot: the slot as the rules define it now.
     :param featurize: logged ``features`` → the vector the bandit reads
         (``engine.featurizer.transform_one``).
@@ -90,7 +91,7 @@ def evaluate_slot(outcomes: Sequence[Outcome], slot: Slot, featurize: Featurize,
     :param n_bootstrap: bootstrap resamples for the intervals.
     :param random_state: seed, so a page shows the same intervals on every load.
     """
-    rows = [o for o in outcomes if o.slot == slot.name]
+    rows = [o for o in exposures if o.slot == slot.name]
     usable = [o for o in rows if o.variant in o.eligible and 0.0 < o.propensity <= 1.0]
     skipped = len(rows) - len(usable)
     mean = float(np.mean([o.reward for o in usable])) if usable else None
@@ -111,7 +112,7 @@ def evaluate_slot(outcomes: Sequence[Outcome], slot: Slot, featurize: Featurize,
     return Evaluation(slot.name, len(usable), skipped, mean, policies)
 
 
-def _candidates(rows: Sequence[Outcome], slot: Slot, bandit: Policy | None
+def _candidates(rows: Sequence[LoggedExposure], slot: Slot, bandit: Policy | None
                 ) -> list[tuple[str, str, str, TargetPolicy]]:
     def guarded(choose: TargetPolicy) -> TargetPolicy:
         def target(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ...logjoin import Joined
 from ...rules.model import Slot
 from .offline import Evaluation
-from .reports import Joined, SplitResult, holdout_lift_of, split_test, summarize
+from .reports import SplitResult, holdout_lift_of, split_test, summarize
 
 __all__ = ["as_text", "overview"]
 
@@ -41,8 +42,8 @@ def overview(joined: Joined, slots: Mapping[str, Slot], *, start: float, end: fl
         "events": joined.events, "unattributed_events": joined.unattributed,
         "malformed_records": joined.malformed, "slots": {}}
     for name, slot in slots.items():
-        variants = summarize(joined.outcomes, name, list(slot.variants))
-        lift = holdout_lift_of(joined.outcomes, name)
+        variants = summarize(joined.exposures, name, list(slot.variants))
+        lift = holdout_lift_of(joined.exposures, name)
         entry: dict[str, Any] = {
             "default": slot.default, "policy": slot.policy,
             "exposures": sum(v.exposures for v in variants),
@@ -58,7 +59,7 @@ def overview(joined: Joined, slots: Mapping[str, Slot], *, start: float, end: fl
                         "confidence": lift.confidence},
         }
         if slot.policy == "split":
-            entry["split"] = _split(split_test(joined.outcomes, slot))
+            entry["split"] = _split(split_test(joined.exposures, slot))
         if evaluations is not None and name in evaluations:
             entry["evaluation"] = _evaluation(evaluations[name])
         result["slots"][name] = entry

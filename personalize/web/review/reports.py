@@ -1,166 +1,40 @@
-"""The review dashboard's figures, as pure functions over the store's log.
+"""The review dashboard's figures, as pure functions over the joined log.
 
->>> joined = join(store.read_log(since=now - 14 * 86400), objectives)
->>> traffic(joined.outcomes, "hero", ["hero-default", "hero-night"], start=..., end=...,
+>>> joined = join(store.read_log(since=now - 14 * 86400), reward_window=window,
+...               objectives=objectives)
+>>> traffic(joined.exposures, "hero", ["hero-default", "hero-night"], start=..., end=...,
 ...         bucket="day", tz=ZoneInfo("Europe/Helsinki"))
->>> holdout_lift_of(joined.outcomes, "hero")
+>>> holdout_lift_of(joined.exposures, "hero")
 
-Everything starts from :func:`join`: each exposure record becomes an
-:class:`Outcome` carrying the events attributed to it — by decision id, or,
-for server-side events logged without one, by the same visitor's latest
-exposure of that slot at or before the event — and its reward under the slot's
-objective (:func:`personalize.rewards.reward`, the plain weighted sum, so the
-figures are in the objective's own units). Nothing here reads a clock, a
-store or a request, so every figure can be checked by hand on a tiny log.
+Everything starts from :func:`personalize.logjoin.join`: each exposure record
+becomes a :class:`~personalize.logjoin.LoggedExposure` carrying the events
+attributed to it, by the rule the bandit learns by, and its reward under the
+slot's objective (:func:`personalize.rewards.reward`, the plain weighted sum,
+so the figures are in the objective's own units). Nothing here reads a clock,
+a store or a request, so every figure can be checked by hand on a tiny log.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from statistics import NormalDist, fmean, stdev
-from typing import Any, Literal, TypeGuard
+from typing import Literal
 
 from ...guardrails.stats import holdout_lift
+from ...logjoin import LoggedExposure
 from ...policy.split import SampleRatioMismatch, SplitReport, split_report
-from ...rewards import reward
 from ...rules.model import Slot
-from ...signals import REWARD_SIGNALS
 
-__all__ = ["DecisionPage", "DecisionQuery", "Joined", "Lift", "Outcome", "Series", "SplitResult",
-           "VariantSummary", "bucket_keys", "holdout_lift_of", "join", "mean_interval",
-           "search_decisions", "split_test", "summarize", "traffic"]
+__all__ = ["DecisionPage", "DecisionQuery", "Lift", "Series", "SplitResult", "VariantSummary",
+           "bucket_keys", "holdout_lift_of", "mean_interval", "search_decisions", "split_test",
+           "summarize", "traffic"]
 
 Bucket = Literal["day", "hour"]
 HOUR = 3600.0
-
-
-@dataclass
-class Outcome:
-    """One logged exposure and what followed it.
-
-    :param signals: summed signal magnitudes of the events attributed to it.
-    :param events: the attributed event types, in log order.
-    :param reward: the slot objective's weighted sum of ``signals``.
-    """
-
-    decision: str
-    ts: float
-    visitor: str
-    slot: str
-    variant: str
-    source: str
-    propensity: float
-    eligible: tuple[str, ...]
-    features: Mapping[str, Any]
-    reasons: tuple[str, ...]
-    tags: tuple[str, ...]
-    signals: dict[str, float] = field(default_factory=dict)
-    events: list[str] = field(default_factory=list)
-    reward: float = 0.0
-
-
-@dataclass(frozen=True)
-class Joined:
-    """The log joined: outcomes in log order, and what could not be joined.
-
-    :param unattributed: events naming no logged exposure (its exposure fell
-        outside the window read, or a server-side event named no slot).
-    :param malformed: records missing a field the reports need.
-    """
-
-    outcomes: list[Outcome]
-    events: int
-    unattributed: int
-    malformed: int
-
-
-def join(records: Iterable[Mapping[str, Any]],
-         objectives: Mapping[str, Mapping[str, float]]) -> Joined:
-    """Attach every event to its exposure and compute each exposure's reward.
-
-    :param records: log records, as :meth:`Store.read_log` yields them.
-    :param objectives: slot name → objective; a slot without one earns 0.
-    """
-    outcomes: list[Outcome] = []
-    by_id: dict[str, Outcome] = {}
-    by_pair: dict[tuple[str, str], list[Outcome]] = {}
-    events: list[Mapping[str, Any]] = []
-    malformed = 0
-    for record in records:
-        if record.get("type") != "exposure":
-            events.append(record)
-            continue
-        outcome = _outcome(record)
-        if outcome is None:
-            malformed += 1
-            continue
-        outcomes.append(outcome)
-        if outcome.decision:
-            by_id[outcome.decision] = outcome
-        by_pair.setdefault((outcome.visitor, outcome.slot), []).append(outcome)
-    for pair_list in by_pair.values():
-        pair_list.sort(key=lambda o: o.ts)
-    times = {pair: [o.ts for o in found] for pair, found in by_pair.items()}
-    unattributed = 0
-    counted = 0
-    for event in events:
-        signal, amount = event.get("signal"), event.get("amount", 1.0)
-        if signal not in REWARD_SIGNALS or not _number(amount) or float(amount) < 0:
-            malformed += 1
-            continue
-        counted += 1
-        target = _target(event, by_id, by_pair, times)
-        if target is None:
-            unattributed += 1
-            continue
-        target.signals[str(signal)] = target.signals.get(str(signal), 0.0) + float(amount)
-        target.events.append(str(event.get("type")))
-    for outcome in outcomes:
-        if outcome.signals:
-            outcome.reward = reward(objectives.get(outcome.slot, {}), outcome.signals)
-    return Joined(outcomes, counted, unattributed, malformed)
-
-
-def _outcome(record: Mapping[str, Any]) -> Outcome | None:
-    slot, variant, visitor = record.get("slot"), record.get("variant"), record.get("visitor")
-    ts, propensity = record.get("ts"), record.get("propensity", 1.0)
-    if not (isinstance(slot, str) and isinstance(variant, str) and isinstance(visitor, str)
-            and _number(ts) and _number(propensity)):
-        return None
-    features = record.get("features")
-    return Outcome(
-        decision=str(record.get("decision") or ""), ts=float(ts), visitor=visitor, slot=slot,
-        variant=variant, source=str(record.get("source") or "default"),
-        propensity=float(propensity),
-        eligible=tuple(str(v) for v in record.get("eligible") or (variant,)),
-        features=features if isinstance(features, Mapping) else {},
-        reasons=tuple(str(r) for r in record.get("reasons") or ()),
-        tags=tuple(str(t) for t in record.get("tags") or ()))
-
-
-def _target(event: Mapping[str, Any], by_id: Mapping[str, Outcome],
-            by_pair: Mapping[tuple[str, str], list[Outcome]],
-            times: Mapping[tuple[str, str], list[float]]) -> Outcome | None:
-    decision = event.get("decision")
-    if decision:
-        return by_id.get(str(decision))
-    pair = (str(event.get("visitor")), str(event.get("slot")))
-    candidates = by_pair.get(pair, [])
-    ts = event.get("ts")
-    if not candidates or not _number(ts):
-        return None
-    at = bisect.bisect_right(times[pair], float(ts))
-    return candidates[at - 1] if at else None
-
-
-def _number(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) \
-        and math.isfinite(value)
 
 
 # -- traffic and reward over time --------------------------------------------
@@ -206,13 +80,13 @@ def _key(ts: float, bucket: Bucket, tz: tzinfo) -> str:
     return local.strftime("%a %d %b") if bucket == "day" else local.strftime("%d %b %H:00")
 
 
-def traffic(outcomes: Iterable[Outcome], slot: str, variants: Sequence[str], *, start: float,
-            end: float, bucket: Bucket, tz: tzinfo) -> Series:
+def traffic(exposures: Iterable[LoggedExposure], slot: str, variants: Sequence[str], *,
+            start: float, end: float, bucket: Bucket, tz: tzinfo) -> Series:
     """Traffic share and mean reward of each variant of ``slot``, per time bucket.
 
     :param variants: the variants to report, in display order (others are
         counted in the slot's total but get no line).
-    :param start: first instant reported (epoch seconds); earlier outcomes are skipped.
+    :param start: first instant reported (epoch seconds); earlier exposures are skipped.
     :param end: last instant reported.
     :param bucket: ``"day"`` or ``"hour"``.
     :param tz: the zone whose wall clock draws the buckets (the site's).
@@ -223,7 +97,7 @@ def traffic(outcomes: Iterable[Outcome], slot: str, variants: Sequence[str], *, 
     counts = {v: [0] * size for v in variants}
     sums = {v: [0.0] * size for v in variants}
     totals = [0] * size
-    for o in outcomes:
+    for o in exposures:
         if o.slot != slot or not start <= o.ts <= end:
             continue
         i = index[_key(o.ts, bucket, tz)]
@@ -267,12 +141,12 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95
     return mean, mean - half, mean + half
 
 
-def summarize(outcomes: Iterable[Outcome], slot: str, variants: Sequence[str],
+def summarize(exposures: Iterable[LoggedExposure], slot: str, variants: Sequence[str],
               confidence: float = 0.95) -> list[VariantSummary]:
     """Each variant's exposures, share and mean reward in ``slot``, in ``variants`` order."""
     rewards: dict[str, list[float]] = {v: [] for v in variants}
     total = 0
-    for o in outcomes:
+    for o in exposures:
         if o.slot == slot:
             total += 1
             rewards.setdefault(o.variant, []).append(o.reward)
@@ -298,7 +172,8 @@ class Lift:
     confidence: float
 
 
-def holdout_lift_of(outcomes: Iterable[Outcome], slot: str, confidence: float = 0.95) -> Lift:
+def holdout_lift_of(exposures: Iterable[LoggedExposure], slot: str,
+                    confidence: float = 0.95) -> Lift:
     """Mean reward per decision of the holdout (source ``holdout``) against everyone else.
 
     :param slot: the slot; each of its logged decisions counts once.
@@ -306,7 +181,7 @@ def holdout_lift_of(outcomes: Iterable[Outcome], slot: str, confidence: float = 
     """
     treated: list[float] = []
     held: list[float] = []
-    for o in outcomes:
+    for o in exposures:
         if o.slot == slot:
             (held if o.source == "holdout" else treated).append(o.reward)
     t_mean = fmean(treated) if treated else None
@@ -335,7 +210,8 @@ class SplitResult:
     outside: int
 
 
-def split_test(outcomes: Iterable[Outcome], slot: Slot, confidence: float = 0.95) -> SplitResult:
+def split_test(exposures: Iterable[LoggedExposure], slot: Slot,
+               confidence: float = 0.95) -> SplitResult:
     """The A/B report of a ``policy: split`` slot, counted per visitor.
 
     A visitor counts once, for the variant of their first split decision (the
@@ -347,7 +223,7 @@ def split_test(outcomes: Iterable[Outcome], slot: Slot, confidence: float = 0.95
     first: dict[str, str] = {}
     converted: set[str] = set()
     rewards: dict[str, list[float]] = {v: [] for v in weights}
-    for o in sorted((o for o in outcomes if o.slot == slot.name and o.source == "split"),
+    for o in sorted((o for o in exposures if o.slot == slot.name and o.source == "split"),
                     key=lambda o: o.ts):
         first.setdefault(o.visitor, o.variant)
         rewards.setdefault(o.variant, []).append(o.reward)
@@ -386,8 +262,8 @@ class DecisionQuery:
     source: str = ""
     text: str = ""
 
-    def matches(self, o: Outcome) -> bool:
-        """True when the outcome passes every filter."""
+    def matches(self, o: LoggedExposure) -> bool:
+        """True when the exposure passes every filter."""
         if (self.slot and o.slot != self.slot) or (self.variant and o.variant != self.variant) \
                 or (self.source and o.source != self.source):
             return False
@@ -403,7 +279,7 @@ class DecisionQuery:
 class DecisionPage:
     """One page of matching decisions, newest first."""
 
-    items: list[Outcome]
+    items: list[LoggedExposure]
     total: int
     offset: int
     limit: int
@@ -419,7 +295,7 @@ class DecisionPage:
         return self.offset + len(self.items) < self.total
 
 
-def search_decisions(outcomes: Sequence[Outcome], query: DecisionQuery, *, offset: int = 0,
+def search_decisions(exposures: Sequence[LoggedExposure], query: DecisionQuery, *, offset: int = 0,
                      limit: int = 50) -> DecisionPage:
     """Matching decisions, newest first, ``limit`` of them from ``offset``.
 
@@ -427,6 +303,6 @@ def search_decisions(outcomes: Sequence[Outcome], query: DecisionQuery, *, offse
     """
     if offset < 0 or limit < 1:
         raise ValueError(f"expected offset >= 0 and limit >= 1, got {offset}, {limit}")
-    newest = sorted(outcomes, key=lambda o: o.ts, reverse=True)
+    newest = sorted(exposures, key=lambda o: o.ts, reverse=True)
     found = [o for o in newest if query.matches(o)]
     return DecisionPage(found[offset:offset + limit], len(found), offset, limit)

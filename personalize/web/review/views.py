@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from ...context.time import zone
 from ...exceptions import StoreError
 from ...guardrails import ExperienceMonitor
+from ...logjoin import Joined, join
 from ...rules.model import Slot
 from ...signals import SOURCES
 from . import charts
@@ -39,9 +40,7 @@ from .offline import evaluate_slot
 from .overview import overview
 from .reports import (
     DecisionQuery,
-    Joined,
     holdout_lift_of,
-    join,
     search_decisions,
     split_test,
     summarize,
@@ -126,7 +125,9 @@ def register_views(bp: Blueprint, engine: Personalizer) -> None:
     def joined(w: Window) -> tuple[Joined, bool]:
         records = list(engine.store.read_log(since=w.start, limit=MAX_RECORDS))
         objectives = {name: s.objective for name, s in engine.ruleset.slots.items()}
-        return join(records, objectives), len(records) >= MAX_RECORDS
+        # the learner's window, so the figures count what the bandit learned from
+        return (join(records, reward_window=engine.learner.reward_window, objectives=objectives),
+                len(records) >= MAX_RECORDS)
 
     def monitor() -> ExperienceMonitor | None:
         return next((g for g in engine.guardrails() if isinstance(g, ExperienceMonitor)), None)
@@ -180,20 +181,20 @@ def register_views(bp: Blueprint, engine: Personalizer) -> None:
         data, partial = joined(w)
         variants = list(slot.variants)
         tz = zone(engine.ruleset.site.timezone)
-        series = traffic(data.outcomes, name, variants, start=w.start, end=w.end,
+        series = traffic(data.exposures, name, variants, start=w.start, end=w.end,
                          bucket="hour" if w.bucket == "hour" else "day", tz=tz)
-        lift = holdout_lift_of(data.outcomes, name)
+        lift = holdout_lift_of(data.exposures, name)
         bandit = None
         if slot.policy == "bandit":
             policy, lock = engine.learner.policy(name)
             with lock:  # a copy, so decisions never wait on the evaluation
                 bandit = copy.deepcopy(policy)
-        evaluation = evaluate_slot(data.outcomes, slot, engine.featurizer.transform_one, bandit)
+        evaluation = evaluate_slot(data.exposures, slot, engine.featurizer.transform_one, bandit)
         paused_now = {str(p.get("variant")): p for p in paused() if p.get("slot") == name}
         previews = [(v, *preview(engine, v)) for v in slot.variants.values()]
         return page(
             "review/slot.html", f"Slot {name}", window=w, slot=slot, partial=partial,
-            summary={s.variant: s for s in summarize(data.outcomes, name, variants)},
+            summary={s.variant: s for s in summarize(data.exposures, name, variants)},
             previews=previews, paused=paused_now, series=series, lift=lift,
             evaluation=evaluation, srcdoc=_srcdoc,
             share_chart=charts.line_chart(
@@ -225,7 +226,7 @@ def register_views(bp: Blueprint, engine: Personalizer) -> None:
         for slot in engine.ruleset.slots.values():
             if slot.policy != "split":
                 continue
-            result = split_test(data.outcomes, slot)
+            result = split_test(data.exposures, slot)
             chart = None
             if result.report is not None:
                 chart = charts.interval_chart(
@@ -289,7 +290,7 @@ def register_views(bp: Blueprint, engine: Personalizer) -> None:
                               source=request.args.get("source", ""),
                               text=request.args.get("q", "")[:200])
         number = max(request.args.get("page", type=int) or 1, 1)
-        found = search_decisions(data.outcomes, query, offset=(number - 1) * PAGE_SIZE,
+        found = search_decisions(data.exposures, query, offset=(number - 1) * PAGE_SIZE,
                                  limit=PAGE_SIZE)
         return page("review/decisions.html", "Decisions", window=w, query=query, found=found,
                     page_number=number, partial=partial, slots=engine.ruleset.slots,
