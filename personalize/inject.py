@@ -72,6 +72,8 @@ def find_markers(body: bytes) -> list[Marker]:
         if inner_end < 0:
             continue
         close_end = body.find(b">", inner_end) + 1
+        if close_end == 0:  # "</div" with no ">" to the end: nothing more to find
+            return markers
         slot = (slot_match.group(1) or slot_match.group(2)).decode("ascii")
         markers.append(Marker(slot, open_start, open_end, inner_end, close_end))
         position = close_end

@@ -19,8 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.http import parse_cookie
-
 from ..exceptions import StoreError
 from . import Context
 from .consent import read_consent
@@ -30,7 +28,7 @@ from .referrer import classify_referrer
 from .request import RequestInfo, preferred_language, section_of
 from .site import SiteSettings
 from .time import classify_time
-from .visitor import VISITOR_COOKIE, VisitorIds
+from .visitor import VISITOR_COOKIE, VisitorIds, request_cookies
 
 if TYPE_CHECKING:
     from ..store.base import Store
@@ -72,7 +70,7 @@ class ContextBuilder:
     def build(self, environ: Mapping[str, Any], site: SiteSettings) -> Visit:
         """Classify ``environ``; never raises on bad headers or a failing store."""
         now = self.clock()
-        cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
+        cookies = request_cookies(environ)
         consent = read_consent(environ.get("HTTP_DNT"), environ.get("HTTP_SEC_GPC"),
                                cookies.get(site.consent_cookie), site)
         device = classify_device(environ.get("HTTP_USER_AGENT", ""),

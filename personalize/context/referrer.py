@@ -245,11 +245,21 @@ def _read_query(query_string: str) -> dict[str, str]:
 
 
 def _clean(value: str) -> str:
-    """Printable, valid UTF-8 and short: these values end up in logs and stores."""
+    """Printable, valid UTF-8, short, and never an e-mail address.
+
+    These values end up in profiles, logs and stores; a campaign tool that
+    puts the recipient's address into ``utm_campaign`` must not make us store
+    personal data.
+    """
     if not (value.isascii() and value.isprintable()):
         value = value.encode("utf-8", "replace").decode("utf-8")  # lone surrogates → "?"
         value = _CONTROL.sub("", value)
+    if "@" in value and _EMAIL.search(value):
+        return ""
     return value.strip()[:MAX_VALUE]
+
+
+_EMAIL = re.compile(r"[^\s@/?&=]+@[^\s@/?&=]+\.[a-z]{2,}", re.IGNORECASE)
 
 
 def _word(value: str) -> str:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 from itsdangerous import BadSignature, Signer
+from werkzeug.http import parse_cookie
 
 VISITOR_COOKIE = "pz_vid"
 _VISITOR_ID = re.compile(r"[0-9a-f]{32}")
@@ -46,3 +49,17 @@ class VisitorIds:
             return None
         return visitor_id if _VISITOR_ID.fullmatch(visitor_id) else None
 
+
+
+def request_cookies(environ: Mapping[str, Any]) -> dict[str, str]:
+    """The request's cookies; bytes that are not UTF-8 are dropped, never an error.
+
+    Header bytes arrive as latin-1 text (PEP 3333), and werkzeug refuses a
+    cookie header that is not valid UTF-8 underneath; any client can send one.
+    """
+    header = environ.get("HTTP_COOKIE", "")
+    try:
+        return dict(parse_cookie(header))
+    except UnicodeError:
+        utf8 = header.encode("latin-1", "ignore").decode("utf-8", "ignore")
+        return dict(parse_cookie(utf8.encode("utf-8").decode("latin-1")))

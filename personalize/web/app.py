@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from werkzeug.http import dump_cookie, parse_cookie
+from werkzeug.http import dump_cookie
 
-from ..context.visitor import VISITOR_COOKIE
+from ..context.visitor import VISITOR_COOKIE, request_cookies
 from ..exceptions import StoreError, TokenError
 from ..rewards import signal_of
 from .events import Event, EventIntake, events_app
@@ -40,12 +40,12 @@ class PersonalizeWeb:
         self.engine = engine
         self.intake = EventIntake(engine.signer, engine.store, clock=engine.clock)
         self.events = events_app(self.intake, self.record,
-                                 visitor_id_from_environ=self.visitor_id)
+                                 visitor_id_from_environ=self.visitor_id, count=engine.count)
         self._beacon = (Path(__file__).resolve().parent / "static" / "beacon.js").read_bytes()
 
     def visitor_id(self, environ: WSGIEnvironment) -> str | None:
         """The visitor id in the request's cookie, if it verifies."""
-        cookie = parse_cookie(environ.get("HTTP_COOKIE", "")).get(VISITOR_COOKIE)
+        cookie = request_cookies(environ).get(VISITOR_COOKIE)
         return self.engine.contexts.visitor_ids.read(cookie)
 
     def record(self, event: Event) -> None:
