@@ -99,6 +99,8 @@ class Personalizer:
                                objective_of=self._objective_of, reward_window=reward_window,
                                sync_interval=sync_interval, clock=clock)
         self.counters: dict[str, int] = {}
+        #: called with each personalized request's seconds (set by the metrics exporter)
+        self.observe_latency: Callable[[float], None] | None = None
         self._guardrails: list[Guardrail] = []
         self._guardrails_version = ""
         self._lock = threading.Lock()

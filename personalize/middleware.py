@@ -376,6 +376,9 @@ def personalize_headers(request: PersonalizeRequest, status: str,
 
 def commit(request: PersonalizeRequest, status: str) -> None:
     """After the body is sent: log exposures and save the profile (never on a 5xx)."""
+    observe = request.engine.observe_latency
+    if observe is not None and (request.decisions or request.failed):
+        observe(request.spent)
     visit = request.__dict__.get("visit")
     if visit is None or not request.decisions or status.startswith("5"):
         return

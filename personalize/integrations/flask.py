@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "PERSONALIZE_REWARD_WINDOW": 1800.0,
     "PERSONALIZE_RANDOM_STATE": None,
     "PERSONALIZE_CLOCK": None,  # epoch-seconds callable; simulations drive time with it
+    "PERSONALIZE_METRICS": False,  # True serves Prometheus metrics at /metrics, or give a path
 }
 
 
@@ -77,7 +78,8 @@ class Personalize:
         middleware = PersonalizeMiddleware(app.wsgi_app, engine=engine,
                                            skip_paths=app.config["PERSONALIZE_SKIP_PATHS"],
                                            cookie_max_age=app.config["PERSONALIZE_COOKIE_MAX_AGE"])
-        app.wsgi_app = middleware  # type: ignore[method-assign]
+        app.wsgi_app = _with_metrics(middleware, engine,  # type: ignore[method-assign]
+                                     app.config["PERSONALIZE_METRICS"])
         app.extensions["personalize"] = _State(engine, middleware)
         app.jinja_env.globals["personalize"] = _TemplateHelper()
 
@@ -147,6 +149,22 @@ def cache_key(slots: Sequence[str]) -> Callable[[], str]:
         return f"pz|{request.full_path}|{'|'.join(chosen)}"
 
     return make_key
+
+
+def _with_metrics(middleware: PersonalizeMiddleware, engine: Personalizer,
+                  setting: object) -> Any:
+    """The app, with Prometheus metrics mounted when ``PERSONALIZE_METRICS`` asks for them."""
+    if setting is False or setting is None:
+        return middleware
+    path = "/metrics" if setting is True else setting
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ConfigError("PERSONALIZE_METRICS", f"expected True, False or a path starting "
+                          f"with '/', got {setting!r}")
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from ..metrics import metrics_app
+
+    return DispatcherMiddleware(middleware, {path: metrics_app(engine)})
 
 
 def _renderer(app: Flask) -> Callable[[Variant], str]:

@@ -389,6 +389,7 @@ def events_app(
     sink: Callable[[Event], None],
     *,
     visitor_id_from_environ: Callable[[WSGIEnvironment], str | None] = _no_visitor,
+    count: Callable[[str, int], None] | None = None,
 ) -> WSGIApplication:
     """A WSGI app taking ``POST`` event bodies and handing each new event to ``sink``.
 
@@ -401,29 +402,39 @@ def events_app(
         it fails the client gets 503, never 500.
     :param visitor_id_from_environ: the visitor id of the request's own cookie,
         or ``None``; events must then belong to that visitor.
+    :param count: bumps an operator counter: ``events_accepted`` by the number
+        accepted, ``events_rejected_<code>`` by one per refused request.
     """
+
+    def refuse(start_response: StartResponse, err: EventError,
+               extra: list[tuple[str, str]] | None = None) -> Iterable[bytes]:
+        if count is not None:
+            count(f"events_rejected_{err.code}", 1)
+        return _refuse(start_response, err, extra or ())
 
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST":
             refusal = EventError("send events with POST", status=405, code="method_not_allowed")
-            return _refuse(start_response, refusal, [("Allow", "POST")])
+            return refuse(start_response, refusal, [("Allow", "POST")])
         try:
             body = read_body(environ, intake.max_body)
             content_type = environ.get("CONTENT_TYPE")
             events = intake.parse(body, content_type if isinstance(content_type, str) else None,
                                   visitor_id_from_environ(environ))
         except EventError as err:
-            return _refuse(start_response, err)
+            return refuse(start_response, err)
         except Exception:  # a client must never see a 500 from here
             log.exception("event intake failed on a request; answered 400")
-            return _refuse(start_response, EventError("the events could not be read"))
+            return refuse(start_response, EventError("the events could not be read"))
         try:
             for event in events:
                 sink(event)
         except Exception:  # the sink's storage failing is a 503, not a 500
             log.exception("event sink failed; answered 503")
-            return _refuse(start_response, EventError(
+            return refuse(start_response, EventError(
                 "events could not be recorded; try again later", status=503, code="unavailable"))
+        if count is not None:
+            count("events_accepted", len(events))
         return _respond(start_response, 202, {"accepted": len(events)})
 
     return app
