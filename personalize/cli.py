@@ -6,7 +6,6 @@ import json
 import sys
 from datetime import UTC, datetime
 from importlib import import_module
-from importlib.util import find_spec
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,23 +31,15 @@ class LazyGroup(click.Group):
     """A click group whose subcommands live in other modules."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        available = [name for name, target in LAZY_COMMANDS.items() if _importable(target)]
-        return sorted({*super().list_commands(ctx), *available})
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = LAZY_COMMANDS.get(cmd_name)
-        if target is None or not _importable(target):
+        if target is None:
             return super().get_command(ctx, cmd_name)
         module_name, attribute = target.split(":")
         command: click.Command = getattr(import_module(module_name), attribute)
         return command
-
-
-def _importable(target: str) -> bool:
-    try:
-        return find_spec(target.split(":")[0]) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 @click.group(cls=LazyGroup)

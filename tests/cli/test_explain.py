@@ -77,3 +77,13 @@ def test_with_rules_it_adds_each_slots_decision() -> None:
     assert {"eligible", "matched", "not_matched", "rules_variant", "decision"} <= set(hero)
     assert hero["decision"]["reasons"], "every decision explains itself"
     assert set(result["decisions"]) == {"hero", "greeting", "promo", "cta", "help", "closing"}
+
+
+def test_every_command_is_listed_and_loads() -> None:
+    from personalize.cli import LAZY_COMMANDS
+
+    runner = CliRunner()
+    listing = runner.invoke(main, ["--help"]).output
+    for name in LAZY_COMMANDS:
+        assert name in listing
+        assert runner.invoke(main, [name, "--help"]).exit_code == 0, name
