@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,18 +15,9 @@ from personalize.engine import Personalizer
 from personalize.guardrails import ExperienceMonitor
 from personalize.metrics import Metrics, metrics_app
 from personalize.store.memory import MemoryStore
-from tests.badinput.demo_kit import Demo, make_demo
+from tests.badinput.demo_kit import Demo
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-@pytest.fixture
-def demo() -> Iterator[Demo]:
-    found = make_demo()
-    try:
-        yield found
-    finally:
-        found.engine.store.close()
 
 
 def scrape(engine: Personalizer) -> Samples:

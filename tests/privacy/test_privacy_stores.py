@@ -114,11 +114,11 @@ def test_visitor_ids_are_random_128_bit_values() -> None:
     assert abs(same / ((len(ids) - 1) * 32) - 1 / 16) < 0.01
 
 
-def test_visitors_arriving_at_the_same_instant_get_unrelated_ids(demo_memory: Demo) -> None:
+def test_visitors_arriving_at_the_same_instant_get_unrelated_ids(demo: Demo) -> None:
     """Ids come from the CSPRNG, not the clock or the request: same time, same headers."""
     ids = []
     for _ in range(200):
-        page = demo_memory.get("/", environ=PERSONAL)
+        page = demo.get("/", environ=PERSONAL)
         assert page.visitor_cookie
         ids.append(visitor_id(page.visitor_cookie))
     assert len(set(ids)) == 200

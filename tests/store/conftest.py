@@ -8,17 +8,14 @@ keep the contract while its inner store answers.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import redis
 
 from personalize.store import BufferedStore, Store, make_store
-from tests.support.servers import RedisServer
 
 
 class FakeClock:
@@ -37,25 +34,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    """The session's Redis, emptied for this test."""
-    client = redis.Redis.from_url(redis_server.url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-    return redis_server.url
 
 
 @dataclass
