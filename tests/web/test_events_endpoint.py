@@ -24,6 +24,11 @@ URL = "/_personalize/events"
 JSON = "application/json"
 
 
+def _forge(token: str) -> str:
+    """The token with one signature character changed (not the last: padding bits)."""
+    return token[:-5] + ("B" if token[-5] == "A" else "A") + token[-4:]
+
+
 class Clock:
     """A clock the test moves by hand."""
 
@@ -206,7 +211,7 @@ Body = Callable[[str], Any]
                                 "reason": "a\x00b"}, 400, "bad_value", id="reason-control"),
         pytest.param(lambda d: {"type": "feedback", "decision": d, "value": 1, "reason": 3},
                      400, "bad_value", id="reason-not-string"),
-        pytest.param(lambda d: {"type": "click", "decision": d[:-2] + "AA"}, 403, "bad_token",
+        pytest.param(lambda d: {"type": "click", "decision": _forge(d)}, 403, "bad_token",
                      id="forged-signature"),
         pytest.param(lambda d: {"type": "click", "decision": "garbage"}, 403, "bad_token",
                      id="garbage-token"),
