@@ -14,19 +14,23 @@ of their exposure count. Each exposure's reward is the slot's objective
 applied to its signals (:func:`personalize.rewards.reward`, in the objective's
 own units).
 
-Four policies are scored per slot with IPS, SNIPS and doubly robust estimates
-and percentile-bootstrap intervals (:func:`personalize.policy.evaluation.evaluate`):
+The candidate policies, and how each treats pins and guardrails, are those of
+:mod:`personalize.policy.counterfactuals` (shared with the review dashboard),
+scored per slot with IPS, SNIPS and doubly robust estimates and
+percentile-bootstrap intervals (:func:`personalize.policy.evaluation.evaluate`):
 ``default`` (always the slot's default), ``uniform`` (a fair draw among the
 eligible variants), ``rules`` (a rule's pin where one decided, else the
 default) and ``bandit`` — the model as the store holds it (the additive
 statistics under ``model:{slot}:{arm}``), or with ``--bandit refit`` a fresh
 LinUCB fitted on the logged bandit decisions' bounded rewards, as the learner
-would. A bandit never overrides a rule's pin, so the ``bandit`` policy keeps
-pins too. Decisions a guardrail forced (holdout, stickiness, …) keep their
-logged variant under every policy, as in the review dashboard: guardrails bind
-whatever policy runs. Where the logging was deterministic (a pin, propensity 1)
-a policy that would show something else has no support and IPS counts those
-rows as earning nothing; DR's reward model fills them in.
+would. An A/B split slot with configured weights gets a ``split`` row (those
+weights over the eligible variants) instead of ``bandit``. A bandit or split
+never overrides a rule's pin, so those policies keep pins too; ``default`` and
+``uniform`` ignore them. Decisions a guardrail forced (holdout, stickiness, …)
+keep their logged variant under every policy: guardrails bind whatever policy
+runs. Where the logging was deterministic (a pin, propensity 1) a policy that
+would show something else has no support and IPS counts those rows as earning
+nothing; DR's reward model fills them in.
 
 The bandit is scored on traffic it partly learned from, so its estimate is
 optimistic. Exit codes: 0 done; 1 no usable log, unusable rules or a store
@@ -41,7 +45,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 from tqdm import tqdm
 
 from ..exceptions import ConfigError, RuleSetError, StoreError
@@ -49,7 +52,8 @@ from ..logjoin import LoggedExposure, join
 from ..rewards import bounded_reward
 from ..rules import RuleSet, Slot, load_rules
 from ..store.cli import open_store
-from .evaluation import Estimate, LoggedData, TargetPolicy, evaluate
+from . import counterfactuals
+from .evaluation import Estimate
 from .features import Featurizer
 from .linucb import LinUCB
 
@@ -58,64 +62,30 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate_command"]
 
-METHODS = ("ips", "snips", "dr")
-POLICIES = ("default", "uniform", "rules", "bandit")
-#: decision sources where a guardrail, not the policy, chose the variant
-FORCED = frozenset({"holdout", "guardrail"})
-MIN_ROWS = 20
+METHODS = counterfactuals.METHODS
 
 
 def evaluate_slot(rows: Sequence[LoggedExposure], slot: Slot, bandit: LinUCB | None, *,
                   featurizer: Featurizer, n_bootstrap: int, seed: int) -> dict[str, Any]:
-    """The four policies' estimates for one slot, as ``--json`` prints them.
+    """The candidate policies' estimates for one slot, as ``--json`` prints them.
+
+    The policies and their semantics are :mod:`personalize.policy.counterfactuals`'; this
+    only turns its :class:`~personalize.policy.counterfactuals.Evaluation` into JSON.
 
     :param rows: the slot's joined exposures, their rewards computed by the join.
     :param bandit: the slot's current model; ``None`` leaves the bandit out.
     """
-    usable = [r for r in rows if r.variant in r.eligible and 0.0 < r.propensity <= 1.0]
-    rewards = np.array([r.reward for r in usable])
-    result: dict[str, Any] = {"rows": len(usable), "skipped": len(rows) - len(usable),
-                              "logged_mean_reward": float(rewards.mean()) if usable else None}
-    if len(usable) < MIN_ROWS:
-        result["problem"] = (f"{len(usable)} usable logged decisions; at least {MIN_ROWS} are "
-                             "needed for an estimate")
+    evaluation = counterfactuals.evaluate_slot(
+        rows, slot, featurizer.transform_one, bandit, methods=METHODS, n_bootstrap=n_bootstrap,
+        random_state=seed)
+    result: dict[str, Any] = {"rows": evaluation.rows, "skipped": evaluation.skipped,
+                              "logged_mean_reward": evaluation.logged_mean}
+    if evaluation.problem is not None:
+        result["problem"] = evaluation.problem
         return result
-    X = featurizer.transform([r.features for r in usable])
-    log = LoggedData(X, [r.eligible for r in usable], [r.variant for r in usable],
-                     np.array([r.propensity for r in usable]), rewards)
-    result["policies"] = {
-        name: {m: _estimate(e) for m, e in evaluate(
-            log, target, methods=METHODS, n_bootstrap=n_bootstrap, random_state=seed).items()}
-        for name, target in _targets(usable, slot, bandit).items()}
+    result["policies"] = {p.name: {m: _estimate(e) for m, e in p.estimates.items()}
+                          for p in evaluation.policies}
     return result
-
-
-def _targets(rows: Sequence[LoggedExposure], slot: Slot,
-             bandit: LinUCB | None) -> dict[str, TargetPolicy]:
-    def one_hot(arm: str, eligible: Sequence[str]) -> np.ndarray:
-        return np.array([1.0 if a == arm else 0.0 for a in eligible])
-
-    def make(choose: TargetPolicy, *, keep_pins: bool) -> TargetPolicy:
-        def target(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:
-            if rows[i].source in FORCED or (keep_pins and rows[i].source == "rule"):
-                return one_hot(rows[i].variant, eligible)
-            return choose(i, x, eligible)
-        return target
-
-    def default(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:
-        return one_hot(slot.default if slot.default in eligible else rows[i].variant, eligible)
-
-    def uniform(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:
-        return np.full(len(eligible), 1.0 / len(eligible))
-
-    targets = {"default": make(default, keep_pins=False),
-               "uniform": make(uniform, keep_pins=False),
-               "rules": make(default, keep_pins=True)}
-    if bandit is not None:
-        def learned(i: int, x: np.ndarray, eligible: Sequence[str]) -> np.ndarray:
-            return np.asarray(bandit.probabilities(x, list(eligible)), dtype=np.float64)
-        targets["bandit"] = make(learned, keep_pins=True)
-    return targets
 
 
 def _estimate(e: Estimate) -> dict[str, float]:

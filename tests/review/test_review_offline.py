@@ -1,4 +1,7 @@
-"""Offline evaluation of a slot's policies, checked by hand on a small log."""
+"""Offline evaluation of a slot's policies, checked by hand on a small log.
+
+The candidates themselves are tested row by row in ``tests/policy/test_counterfactuals.py``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ import pytest
 
 from personalize.logjoin import LoggedExposure
 from personalize.policy.base import Policy
+from personalize.policy.counterfactuals import MIN_ROWS, evaluate_slot
 from personalize.rules.model import Slot, Variant
-from personalize.web.review.offline import MIN_ROWS, evaluate_slot
 
 HERO = Slot(name="hero", default="a", variants={"a": Variant("a", html="A"),
                                                 "b": Variant("b", html="B")})
@@ -59,8 +62,9 @@ def test_each_policy_by_hand() -> None:
     assert ips(result, "uniform") == pytest.approx((12 * 1 + 12 * 3 + 2.5) / 27)
     # rules only: the default where no rule pinned, the pin where one did
     assert ips(result, "rules") == pytest.approx((12 * 2 * 1.0 + 5) / 27)
-    # bandit: a weighs 0.25/0.5, b weighs 0.75/0.5; on the pinned row b weighs 0.75
-    assert ips(result, "bandit") == pytest.approx((12 * 0.5 + 12 * 4.5 + 3.75) / 27)
+    # bandit: a weighs 0.25/0.5, b weighs 0.75/0.5; the pin of b holds (the engine never
+    # asks the bandit when a rule pins), so that row weighs 1
+    assert ips(result, "bandit") == pytest.approx((12 * 0.5 + 12 * 4.5 + 5) / 27)
     for policy in result.policies:
         for estimate in policy.estimates.values():
             assert estimate.low <= estimate.value <= estimate.high
@@ -78,8 +82,9 @@ def test_snips_of_the_default_is_the_default_mean_reward() -> None:
 def test_a_split_is_scored_by_its_weights() -> None:
     result = evaluate_slot(LOG, SPLIT, featurize, cast(Policy, Fixed()), n_bootstrap=20)
     assert [p.name for p in result.policies] == ["default", "uniform", "rules", "split"]
-    # a weighs 0.75/0.5, b 0.25/0.5; the pinned row: b weighs 0.25
-    assert ips(result, "split") == pytest.approx((12 * 1.5 + 12 * 1.5 + 1.25) / 27)
+    # a weighs 0.75/0.5, b 0.25/0.5; the pin of b holds (the engine never splits when a
+    # rule pins), so that row weighs 1
+    assert ips(result, "split") == pytest.approx((12 * 1.5 + 12 * 1.5 + 5) / 27)
 
 
 def test_too_few_rows_give_no_estimate() -> None:

@@ -21,7 +21,7 @@ import click
 from ...engine import Personalizer
 from ...exceptions import PersonalizeError
 from ...logjoin import join
-from .offline import Evaluation, evaluate_slot
+from ...policy.counterfactuals import Evaluation, evaluate_slot
 from .overview import as_text, overview
 
 __all__ = ["report_command"]

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...logjoin import Joined
+from ...policy.counterfactuals import Evaluation
 from ...rules.model import Slot
-from .offline import Evaluation
 from .reports import SplitResult, holdout_lift_of, split_test, summarize
 
 __all__ = ["as_text", "overview"]

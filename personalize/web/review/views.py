@@ -32,11 +32,11 @@ from ...context.time import zone
 from ...exceptions import StoreError
 from ...guardrails import ExperienceMonitor
 from ...logjoin import Joined, join
+from ...policy.counterfactuals import evaluate_slot
 from ...rules.model import Slot
 from ...signals import SOURCES
 from . import charts
 from .auth import ReviewAuth, csrf_token, current_user, login, logout, require_csrf
-from .offline import evaluate_slot
 from .overview import overview
 from .reports import (
     DecisionQuery,
