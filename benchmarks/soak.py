@@ -53,6 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.servers import free_port, wait_until_serving
+
 from ._harness import percentile, report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,16 +96,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # -- the server ----------------------------------------------------------------
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Gunicorn:
     """The demo under gunicorn, started and stopped by this benchmark."""
 
@@ -124,22 +116,12 @@ class Gunicorn:
 
     def wait_ready(self, workers: int, timeout: float = 60.0) -> None:
         """Return once the home page answers and every worker is up."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log_tail()}")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/")
-                ok = conn.getresponse().status == 200
-                conn.close()
-                if ok and len(self.workers()) >= workers:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+        try:
+            wait_until_serving(self.port, self.process, self.log, timeout=timeout,
+                               ready=lambda: len(self.workers()) >= workers)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def workers(self) -> list[int]:
         """Process ids of the master's children (the workers)."""

@@ -39,6 +39,7 @@ from pathlib import Path
 from benchmarks._harness import parse_args, report
 from benchmarks.throughput_site import SECRET, page
 from personalize.context.visitor import VISITOR_COOKIE, VisitorIds
+from tests.support.servers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 UAS = [row["ua"] for row in json.loads((ROOT / "tests/context/user_agents.json").read_text())
@@ -55,15 +56,6 @@ def visitors(count: int = 1000) -> list[tuple[str, str]]:
 
 
 # -- servers ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
@@ -83,17 +75,7 @@ class Server:
                 stderr=subprocess.STDOUT)
 
     def wait(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/")
-                if conn.getresponse().status == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.mode} server did not start:\n{self.log.read_text()[-3000:]}")
+        wait_until_serving(self.port, self.process, self.log, timeout=timeout)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -294,7 +294,7 @@ def current_language() -> str:
 
 
 def text(language: str, key: str, **values: object) -> str:
-    """The string ``key`` in ``language``, with ``{placeholders}`` filled.
+    """The string ``key`` in ``language``, its ``{name}`` fields filled from ``values``.
 
     :raises KeyError: an unknown key, so a typo fails the tests instead of
         showing a raw key to a visitor.

@@ -163,7 +163,8 @@ class Personalizer:
                                 shown_this_request=list(shown))
         for guardrail in self.guardrails():
             guardrail.before(context, outcome, candidates)
-        reasons: list[Reason] = [Reason("context", describe_context(context), "context")]
+        description = context.derived("description", lambda: describe_context(context))
+        reasons: list[Reason] = [Reason("context", description, "context")]
         reasons.extend(outcome.reasons)
         reasons.extend(candidates.reasons)
 
@@ -186,7 +187,7 @@ class Personalizer:
             reasons.append(Reason("policy", f"You are in the {propensity:.0%} of visitors who "
                                   f"see '{_title(slot, variant)}' in this A/B test.", "split"))
         else:
-            x = self.featurizer.transform_one(context.features)
+            x = self._vector(context)
             policy, lock = self.learner.policy(slot.name)
             with lock:
                 if candidates.explore:
@@ -210,10 +211,14 @@ class Personalizer:
         learn = candidates.learn and context.consent.tracking and context.visitor_id is not None
         if learn and source in ("bandit", "split"):
             if x is None:
-                x = self.featurizer.transform_one(context.features)
+                x = self._vector(context)
             self.learner.expose(decision_id, slot=slot.name, variant=variant, visitor=visitor, x=x)
         self.count(f"decisions_{source}")
         return decision
+
+    def _vector(self, context: Context) -> np.ndarray:
+        """The bandit's feature vector of a request, shared by all its slots."""
+        return context.derived("vector", lambda: self.featurizer.transform_one(context.features))
 
     def default_decision(self, slot_name: str, why: str = "") -> Decision:
         """The slot's default, used whenever anything inside personalization fails."""

@@ -76,9 +76,9 @@ class PersonalizeRequest:
         self.environ = environ
         self.decisions: dict[str, Decision] = {}
         self.failed = False
-        #: set by a cache-key function: markup then carries placeholders that the
-        #: middleware fills with this request's decision ids, so a cached page
-        #: never hands one visitor's decision id to another
+        #: set by a cache-key function: markup then carries ``pz-pending:<slot>``
+        #: ids that the middleware swaps for this request's decision ids, so a
+        #: cached page never hands one visitor's decision id to another
         self.cacheable = False
         #: a visitor id this browser moves to (after :meth:`identify`)
         self.switch_to: str | None = None

@@ -11,9 +11,10 @@ what rule conditions read; :meth:`Context.to_features` is what the bandit sees.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from .consent import Consent
 from .device import Device
@@ -21,6 +22,8 @@ from .history import History
 from .referrer import Referrer
 from .request import RequestInfo
 from .time import LocalTime
+
+T = TypeVar("T")
 
 __all__ = ["Consent", "Context", "Device", "History", "LocalTime", "Referrer", "RequestInfo"]
 
@@ -83,6 +86,19 @@ class Context:
             "request.secure": q.secure,
             "request.method": q.method,
         }
+
+    def derived(self, key: str, compute: Callable[[], T]) -> T:
+        """A value later stages derive from this context alone, computed once per request.
+
+        The context is immutable, so what is computed from it (the bandit's
+        feature vector, the plain-language description) holds for every slot
+        on the page; without this each slot would compute it again.
+        """
+        cache: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in cache:
+            cache[key] = compute()
+        value: T = cache[key]
+        return value
 
     def get(self, name: str, default: Any = None) -> Any:
         """One field by dotted name (``"device.type"``)."""

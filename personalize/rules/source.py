@@ -100,7 +100,8 @@ class _Builder:
         self.tagged = False
         self.problems: list[RuleError] = []
         self.scalars = SafeConstructor()
-        # the tag YAML would give a value written without one (the stubs leave it untyped)
+        # the tag YAML would give a value written without one (types-PyYAML does not
+        # annotate Resolver.resolve, hence the explicit type)
         self.implicit_tag: Callable[[type[Node], str, tuple[bool, bool]], str] = (
             Resolver().resolve)
 

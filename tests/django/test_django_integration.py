@@ -33,7 +33,7 @@ from personalize.integrations.django import apps as django_apps
 from personalize.integrations.django import conf
 from personalize.integrations.django import middleware as django_middleware
 from personalize.store import make_store
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_until_serving
 
 pytestmark = pytest.mark.integration
 
@@ -221,16 +221,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     site = Site(f"http://127.0.0.1:{port}", project, store_url, env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if site.fetch("/health").status == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"runserver did not start:\n{log_path.read_text()[-4000:]}")
-            time.sleep(0.1)
+        wait_until_serving(port, server, log_path, path="/health")
         yield site
     finally:
         server.terminate()

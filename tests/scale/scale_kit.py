@@ -37,7 +37,7 @@ from typing import Any
 from personalize.context.visitor import VISITOR_COOKIE
 from personalize.policy.features import BIAS, Featurizer
 from personalize.store import RedisStore
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 ARMS = ("hero-a", "hero-b", "hero-c")
@@ -151,16 +151,11 @@ class Gunicorn:
                  self.app],
                 cwd=REPO, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while True:
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                log = self.log()
-                self.stop()
-                raise RuntimeError(f"gunicorn did not start:\n{log}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                if request(self.port, "GET", "/healthz/learning", timeout=2).status == 200:
-                    break
-            time.sleep(0.1)
+        try:
+            wait_until_serving(self.port, self._process, self._log, path="/healthz/learning")
+        except RuntimeError:
+            self.stop()
+            raise
         return self
 
     @property

@@ -15,6 +15,8 @@ directory and log file live in a temporary directory removed by :meth:`stop`.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import shutil
 import signal
@@ -22,7 +24,32 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
+
+
+def wait_until_serving(port: int, process: subprocess.Popen[bytes], log: Path, *,
+                       path: str = "/", timeout: float = 30.0,
+                       ready: Callable[[], bool] = lambda: True) -> None:
+    """Return once ``GET path`` on 127.0.0.1:``port`` answers 200 and ``ready()`` holds.
+
+    :raises RuntimeError: with the end of ``log`` when the process exits or
+        ``timeout`` seconds pass first; stopping the process is the caller's.
+    """
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                conn.request("GET", path)
+                if conn.getresponse().status == 200 and ready():
+                    return
+            finally:
+                conn.close()
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    raise RuntimeError(f"the server on port {port} did not start:\n{tail}")
 
 
 def free_port() -> int:
