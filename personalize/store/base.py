@@ -17,12 +17,12 @@ request path treats that as "serve defaults", never as a 500.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 
 Record = Mapping[str, Any]
 Stats = dict[str, np.ndarray]
@@ -143,8 +143,17 @@ class Store(ABC):
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON, the one serialisation every backend stores."""
-    return json.dumps(value, separators=(",", ":"))
+    """Compact JSON, the one serialisation every backend stores.
+
+    orjson is about ten times faster than the standard library here, and
+    every page view serialises its exposures and the visitor's profile.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse what :func:`dumps` wrote."""
+    return orjson.loads(text)
 
 
 def check_records(records: Sequence[Record]) -> None:

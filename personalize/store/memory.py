@@ -14,7 +14,6 @@ never an object the caller still holds).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
@@ -24,7 +23,16 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import ConfigError, StoreError
-from .base import Record, Stats, Store, check_delta, check_records, check_shapes, dumps
+from .base import (
+    Record,
+    Stats,
+    Store,
+    check_delta,
+    check_records,
+    check_shapes,
+    dumps,
+    loads,
+)
 
 
 class MemoryStore(Store):
@@ -59,7 +67,7 @@ class MemoryStore(Store):
         with self._lock:
             self._check_open()
             entry = self._profiles.get(visitor_id)
-        return None if entry is None else dict(json.loads(entry[0]))
+        return None if entry is None else dict(loads(entry[0]))
 
     def put_profile(self, visitor_id: str, profile: Mapping[str, Any]) -> None:
         text = dumps(dict(profile))
@@ -86,7 +94,7 @@ class MemoryStore(Store):
             count = min(self._appended - start, limit)
             first = len(self._log) - (self._appended - start)
             rows = [self._log[first + i] for i in range(count)]
-        return ([dict(json.loads(text)) for _ts, kind, _v, text in rows
+        return ([dict(loads(text)) for _ts, kind, _v, text in rows
                  if types is None or kind in types], str(start + count))
 
     def read_log(
@@ -125,7 +133,7 @@ class MemoryStore(Store):
         with self._lock:
             self._check_open()
             text = self._state.get(key)
-        return None if text is None else dict(json.loads(text))
+        return None if text is None else dict(loads(text))
 
     def set_state(self, key: str, value: Mapping[str, Any] | None) -> None:
         text = None if value is None else dumps(dict(value))
@@ -140,7 +148,7 @@ class MemoryStore(Store):
         with self._lock:
             self._check_open()
             found = {k: v for k, v in self._state.items() if k.startswith(prefix)}
-        return {k: dict(json.loads(v)) for k, v in found.items()}
+        return {k: dict(loads(v)) for k, v in found.items()}
 
     def claim(self, key: str, ttl_seconds: float) -> bool:
         if ttl_seconds <= 0:
@@ -194,7 +202,7 @@ def _select(
     count = 0
     for ts, kind, _visitor, text in rows:
         if ts >= since and (types is None or kind in types):
-            yield dict(json.loads(text))
+            yield dict(loads(text))
             count += 1
             if count == limit:
                 return

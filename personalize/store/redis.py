@@ -48,7 +48,6 @@ reconnects on the next call.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -70,6 +69,7 @@ from .base import (
     check_records,
     check_shapes,
     dumps,
+    loads,
 )
 
 _PAGE = 1000
@@ -219,7 +219,7 @@ class RedisStore(Store):
     def get_profile(self, visitor_id: str) -> dict[str, Any] | None:
         with self._errors() as r:
             text = r.get(f"{self.prefix}p:{visitor_id}")
-        return None if text is None else dict(json.loads(text))
+        return None if text is None else dict(loads(text))
 
     def put_profile(self, visitor_id: str, profile: Mapping[str, Any]) -> None:
         text = dumps(dict(profile))
@@ -264,7 +264,7 @@ class RedisStore(Store):
         count = 0
         for _id, fields in self._entries(max(0, math.floor((since - self._log_skew) * 1000))):
             if float(fields[b"t"]) >= since and (types is None or fields[b"y"] in types):
-                yield dict(json.loads(fields[b"r"]))
+                yield dict(loads(fields[b"r"]))
                 count += 1
                 if count == limit:
                     return
@@ -293,7 +293,7 @@ class RedisStore(Store):
             page = cast("list[_Entry]", r.xrange(self._log_key, min="(" + cursor, max="+",
                                                  count=limit))
         wanted = None if types is None else {t.encode() for t in types}
-        records = [dict(json.loads(fields[b"r"])) for _id, fields in page
+        records = [dict(loads(fields[b"r"])) for _id, fields in page
                    if wanted is None or fields[b"y"] in wanted]
         return records, page[-1][0].decode() if page else cursor
 
@@ -311,7 +311,7 @@ class RedisStore(Store):
         except redis.ResponseError as err:
             if str(err).startswith("SHAPE "):
                 _, shape, name = str(err).split(" ", 2)
-                check_shapes(key, {name: tuple(json.loads(shape))}, arrays)  # raises
+                check_shapes(key, {name: tuple(loads(shape))}, arrays)  # raises
             raise StoreError(f"Redis {self!r}: {err}") from err
         except redis.RedisError as err:
             raise StoreError(f"Redis {self!r}: {type(err).__name__}: {err}") from err
@@ -320,7 +320,7 @@ class RedisStore(Store):
         with self._errors() as r:
             fields = cast("dict[bytes, bytes]", r.hgetall(f"{self.prefix}s:{key}"))
         return {
-            field[2:].decode(): array_from_bytes(value, json.loads(fields[b"s:" + field[2:]]))
+            field[2:].decode(): array_from_bytes(value, loads(fields[b"s:" + field[2:]]))
             for field, value in fields.items()
             if field.startswith(b"v:")
         }
@@ -329,7 +329,7 @@ class RedisStore(Store):
     def get_state(self, key: str) -> dict[str, Any] | None:
         with self._errors() as r:
             text = r.hget(self._state_key, key)
-        return None if text is None else dict(json.loads(text))
+        return None if text is None else dict(loads(text))
 
     def set_state(self, key: str, value: Mapping[str, Any] | None) -> None:
         with self._errors() as r:
@@ -343,7 +343,7 @@ class RedisStore(Store):
         with self._errors() as r:
             found = dict(r.hscan_iter(self._state_key, match=pattern, count=500))
         return {
-            field.decode(): dict(json.loads(text))
+            field.decode(): dict(loads(text))
             for field, text in found.items()
             if field.decode().startswith(prefix)
         }

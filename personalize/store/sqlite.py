@@ -59,7 +59,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import json
 import os
 import sqlite3
 import threading
@@ -82,6 +81,7 @@ from .base import (
     check_delta,
     check_records,
     dumps,
+    loads,
 )
 from .sqlite_writer import Log, Put, Writer
 
@@ -257,9 +257,9 @@ class SQLiteStore(Store):
         self._check_open()
         pending = self._writer.pending_profile(visitor_id)
         if pending is not None:
-            return dict(json.loads(pending))
+            return dict(loads(pending))
         rows = self._query("SELECT data FROM profiles WHERE visitor_id = ?", (visitor_id,))
-        return dict(json.loads(rows[0][0])) if rows else None
+        return dict(loads(rows[0][0])) if rows else None
 
     def put_profile(self, visitor_id: str, profile: Mapping[str, Any]) -> None:
         text = dumps(dict(profile))
@@ -293,7 +293,7 @@ class SQLiteStore(Store):
             page = min(_PAGE, _PAGE if left is None else left)
             rows = self._query(sql, (last, since, *(types or ()), page))
             for _id, text in rows:
-                yield dict(json.loads(text))
+                yield dict(loads(text))
             if len(rows) < page:
                 return
             last = rows[-1][0]
@@ -307,7 +307,7 @@ class SQLiteStore(Store):
             return [], str(rows[0][0])
         rows = self._query("SELECT id, type, data FROM log WHERE id > ? ORDER BY id LIMIT ?",
                            (int(cursor), limit))
-        records = [dict(json.loads(text)) for _id, kind, text in rows
+        records = [dict(loads(text)) for _id, kind, text in rows
                    if types is None or kind in types]
         return records, str(rows[-1][0]) if rows else cursor
 
@@ -321,7 +321,7 @@ class SQLiteStore(Store):
 
     def _stored_shapes(self, key: str) -> dict[str, Shape]:
         rows = self._query("SELECT name, shape FROM stats WHERE key = ?", (key,))
-        return {name: tuple(json.loads(shape)) for name, shape in rows}
+        return {name: tuple(loads(shape)) for name, shape in rows}
 
     def get_stats(self, key: str) -> Stats:
         pending = self._writer.pending_deltas(key)
@@ -336,7 +336,7 @@ class SQLiteStore(Store):
                 "SELECT seq FROM writers WHERE id = ?", (self._writer.id,)
             ).fetchone()
         applied = done[0] if done else 0
-        stats = {name: array_from_bytes(value, json.loads(shape)) for name, shape, value in rows}
+        stats = {name: array_from_bytes(value, loads(shape)) for name, shape, value in rows}
         for seq, arrays in pending:
             if seq > applied:
                 for name, array in arrays.items():
@@ -346,7 +346,7 @@ class SQLiteStore(Store):
     # -- state and claims -------------------------------------------------
     def get_state(self, key: str) -> dict[str, Any] | None:
         rows = self._query("SELECT value FROM state WHERE key = ?", (key,))
-        return dict(json.loads(rows[0][0])) if rows else None
+        return dict(loads(rows[0][0])) if rows else None
 
     def set_state(self, key: str, value: Mapping[str, Any] | None) -> None:
         if value is None:
@@ -360,7 +360,7 @@ class SQLiteStore(Store):
         rows = self._query(
             "SELECT key, value FROM state WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
         )
-        return {key: dict(json.loads(text)) for key, text in rows}
+        return {key: dict(loads(text)) for key, text in rows}
 
     def claim(self, key: str, ttl_seconds: float) -> bool:
         if ttl_seconds <= 0:
