@@ -86,6 +86,15 @@ def test_visitor_ids_are_random_and_signed() -> None:
     assert ids.read(ids.sign(first)) == first
 
 
+def test_a_cookie_is_the_id_and_a_mac_of_it() -> None:
+    ids, visitor = VisitorIds("a-secret-for-tests-only"), "0123456789abcdef" * 2
+    cookie = ids.sign(visitor)
+    assert cookie.split(".")[0] == visitor and len(cookie.split(".")[1]) == 43
+    assert ids.read(cookie + "x") is None
+    assert ids.read("not-hex." + cookie.split(".")[1]) is None
+    assert ids.read(visitor + ".\u00e9\u00e9") is None  # non-ASCII signature: refused, no error
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
