@@ -11,21 +11,30 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from ..exceptions import StoreError
-from .base import Shape, Stats, array_from_bytes, array_to_bytes, check_shapes, dumps
+from .base import (
+    Shape,
+    Stats,
+    array_from_bytes,
+    array_to_bytes,
+    check_shapes,
+    dumps,
+    loads,
+)
 
 log = logging.getLogger("personalize.store")
 
 _RETRY_MIN = 0.05
+#: rows per INSERT statement: 5 columns x 100 stays far below SQLite's 32,766 variables
+_ROWS_PER_STATEMENT = 100
 
 
 class Put(NamedTuple):
@@ -298,14 +307,10 @@ class Writer:
         items = [item for _, item in batch]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "INSERT OR REPLACE INTO profiles (visitor_id, data, updated) VALUES (?, ?, ?)",
-                [i for i in items if isinstance(i, Put)],
-            )
-            conn.executemany(
-                "INSERT INTO log (ts, type, visitor, decision, data) VALUES (?, ?, ?, ?, ?)",
-                [i for i in items if isinstance(i, Log)],
-            )
+            _insert_rows(conn, "INSERT OR REPLACE INTO profiles (visitor_id, data, updated)",
+                         [i for i in items if isinstance(i, Put)])
+            _insert_rows(conn, "INSERT INTO log (ts, type, visitor, decision, data)",
+                         [i for i in items if isinstance(i, Log)])
             adds = [i for i in items if isinstance(i, Add)]
             refused = _merge(conn, adds)
             if adds:
@@ -321,12 +326,26 @@ class Writer:
         return refused
 
 
+def _insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (in order) with one multi-row statement per chunk.
+
+    ``executemany`` steps once per row, and every step hands the GIL to the
+    request threads and takes it back: a batch of a few hundred rows made
+    requests wait milliseconds for it. One statement per chunk is one step.
+    """
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start:start + _ROWS_PER_STATEMENT]
+        row = "(" + ",".join("?" * len(chunk[0])) + ")"
+        conn.execute(f"{head} VALUES {','.join([row] * len(chunk))}",
+                     [value for item in chunk for value in item])
+
+
 def _merge(conn: sqlite3.Connection, adds: list[Add]) -> list[str]:
     """Add the deltas into ``stats``; a delta whose shape conflicts is skipped, its message kept."""
     refused = []
     for key in dict.fromkeys(item.key for item in adds):
         rows = conn.execute("SELECT name, shape, value FROM stats WHERE key = ?", (key,))
-        current = {name: array_from_bytes(v, json.loads(shape)) for name, shape, v in rows}
+        current = {name: array_from_bytes(v, loads(shape)) for name, shape, v in rows}
         changed: set[str] = set()
         for item in (i for i in adds if i.key == key):
             try:
