@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MARKER = b"data-personalize-slot"
 _TAG_NAME = re.compile(rb"<([a-zA-Z][a-zA-Z0-9-]{0,30})[\s/>]")
@@ -28,8 +28,7 @@ _VOID = frozenset({b"area", b"base", b"br", b"col", b"embed", b"hr", b"img", b"i
                    b"link", b"meta", b"source", b"track", b"wbr"})
 
 
-@dataclass(frozen=True, slots=True)
-class Marker:
+class Marker(NamedTuple):
     """One marked element: its slot and where its inner HTML lies."""
 
     slot: str

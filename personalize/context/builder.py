@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from ..exceptions import StoreError
 from . import Context
 from .consent import read_consent
 from .device import classify_device
-from .history import ANONYMOUS, advance, history_of
+from .history import ANONYMOUS, History, advance, history_of
 from .referrer import classify_referrer
 from .request import RequestInfo, preferred_language, section_of
 from .site import SiteSettings
@@ -115,7 +115,7 @@ class ContextBuilder:
                     if history.channel is not None:
                         referrer = history.channel
         if history is ANONYMOUS:
-            history = replace(ANONYMOUS, landing_page=path, sections=(section,))
+            history = History(landing_page=path, sections=(section,))
         context = Context(device=device, time=local, referrer=referrer, history=history,
                           consent=consent, request=request, visitor_id=visitor_id)
         return Visit(context=context, profile=profile, new_visitor_cookie=new_cookie,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .referrer import Referrer
 
@@ -21,9 +21,12 @@ MAX_SLOTS = 32
 DAY = 86400.0
 
 
-@dataclass(frozen=True, slots=True)
-class Exposure:
-    """One time a slot showed a variant to this visitor."""
+class Exposure(NamedTuple):
+    """One time a slot showed a variant to this visitor.
+
+    A named tuple rather than a dataclass: a profile holds up to
+    :data:`MAX_EXPOSURES` of them and every request reads them all back.
+    """
 
     slot: str
     variant: str
@@ -146,8 +149,8 @@ def history_of(profile: Mapping[str, Any] | None, now: float) -> History:
         days_since_first_visit=(now - first) / DAY,
         feedback_positive=int(profile.get("fb+", 0)),
         feedback_negative=int(profile.get("fb-", 0)),
-        exposures=tuple(Exposure(s, v, tuple(t), float(at))
-                        for s, v, t, at in profile.get("exp", ())),
+        exposures=tuple([Exposure(s, v, tuple(t), float(at))
+                         for s, v, t, at in profile.get("exp", ())]),
         last_shown={k: (str(v[0]), float(v[1])) for k, v in profile.get("slots", {}).items()},
         channel=Referrer(**channel) if channel else None,
     )

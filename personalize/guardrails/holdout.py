@@ -64,6 +64,7 @@ class Holdout(Guardrail):
                               f"expected a share between 0 and 0.5, got {settings.share!r}")
         self.share = float(settings.share)
         self.salt = str(settings.salt)
+        self._bucket_key = f"holdout_bucket:{self.salt}"
         self._tally = Tally()
 
     def in_holdout(self, visitor_id: str | None) -> bool:
@@ -77,7 +78,11 @@ class Holdout(Guardrail):
         :param outcome: unused; the holdout sees defaults whatever the rules say.
         :param candidates: the working set, edited in place.
         """
-        if candidates.forced is not None or not self.in_holdout(context.visitor_id):
+        if candidates.forced is not None or context.visitor_id is None:
+            return
+        visitor_id = context.visitor_id
+        # one hash per request, not per slot
+        if context.derived(self._bucket_key, lambda: bucket(self.salt, visitor_id)) >= self.share:
             return
         candidates.learn = False
         candidates.explore = False
