@@ -7,29 +7,19 @@ same contract the beacon reads — a container with ``data-personalize-slot``
 and ``data-personalize-decision`` — and the decision itself still comes from
 the middleware's per-request handle, so failing open works as everywhere else.
 
-:func:`record_conversion` reports an order server-side: the browser never
-gets to claim a purchase.
+Orders are reported server-side (``views.place_order`` calls
+:func:`personalize.integrations.flask.record`): the browser never gets to
+claim a purchase.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
 from markupsafe import Markup, escape
 
-from personalize.context.history import record_outcome
 from personalize.decision import Decision
-from personalize.engine import Personalizer
-from personalize.exceptions import StoreError
 from personalize.integrations.flask import current_request
 
 from .i18n import STRINGS, VARIANTS_FI, current_language, t
-
-log = logging.getLogger("demo_site")
-
-#: decision sources in which a variant was chosen, so an order can be credited to them
-CHOSEN = frozenset({"bandit", "split", "holdout"})
 
 
 class ShopHelper:
@@ -107,53 +97,3 @@ def _container(name: str, decision: Decision, content: Markup, css: str) -> Mark
     classes = escape(" ".join(filter(None, ["slot", f"slot-{name}", css])))
     return Markup(f'<div class="{classes}" data-personalize-slot="{escape(name)}" '
                   f'data-personalize-decision="{escape(decision.id)}">{content}</div>')
-
-
-def record_conversion(engine: Personalizer, value: float) -> int:
-    """Log the current visitor's order as a conversion of the decisions of this visit.
-
-    Credited are the decisions in which a variant was chosen — by the bandit,
-    the A/B split or the holdout — each quoted by id, so the learner and the
-    dashboard credit the same decisions: the offer that caught the visitor's
-    eye on the coffee page, not only the calm shipping note every buyer sees
-    last in the cart. A split repeats its assignment on every page, so each
-    slot and variant is credited once, through its latest decision. The
-    profile counts one conversion, so the "recent buyer" rules see the order.
-
-    :param value: the order's value in euros.
-    :returns: the number of records logged: 0 without consent or on a store
-        failure, which must never cost the visitor their order.
-    """
-    handle = current_request()
-    visit = handle.visit if handle is not None else None
-    if visit is None or visit.context.visitor_id is None:
-        return 0
-    visitor = visit.context.visitor_id
-    history = visit.context.history
-    now = engine.clock()
-    started = history.visit_started if history.visit_started is not None else now
-    try:
-        engine.store.flush()  # the pages just shown are in the log before we read it
-        latest: dict[tuple[str, str], str] = {}
-        for record in engine.store.read_log(since=started, types=["exposure"]):
-            if record.get("visitor") == visitor and record.get("source") in CHOSEN:
-                latest[(str(record["slot"]), str(record["variant"]))] = str(record["decision"])
-        records: list[dict[str, Any]] = [
-            {"ts": now, "type": "conversion", "visitor": visitor, "decision": decision,
-             "slot": slot, "variant": variant, "value": value, "signal": "conversion",
-             "amount": value}
-            for (slot, variant), decision in sorted(latest.items())]
-        if not records:  # nothing was chosen this visit; the profile still counts the order
-            records.append({"ts": now, "type": "conversion", "visitor": visitor,
-                            "decision": None, "slot": None, "variant": None, "value": value,
-                            "signal": "conversion", "amount": value})
-        engine.store.append(records)
-        profile = engine.store.get_profile(visitor)
-        if profile is not None:
-            engine.store.put_profile(visitor, record_outcome(profile, "conversion", now=now,
-                                                             value=value))
-    except StoreError as err:
-        engine.count("conversion_errors")
-        log.warning("could not record an order's conversion: %s", err)
-        return 0
-    return len(records)

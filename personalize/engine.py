@@ -29,7 +29,7 @@ from .context import Context
 from .context.builder import ContextBuilder, Visit
 from .context.history import (
     Exposure,
-    history_of,
+    chosen_since,
     merge_profiles,
     record_exposures,
     record_outcome,
@@ -53,6 +53,8 @@ from .store.base import Store
 log = logging.getLogger("personalize")
 
 ANONYMOUS_VISITOR = "-"
+#: decision sources in which a policy chose the variant: events are credited to these
+CREDITED_SOURCES = frozenset({"bandit", "split", "holdout"})
 #: how far back the experience monitor re-reads the log when a worker starts
 MONITOR_REPLAY_SECONDS = 14 * 86400.0
 
@@ -256,7 +258,8 @@ class Personalizer:
             with self._lock:
                 self._shown.update((d.slot, d.variant) for d in decisions)
         if visit.profile is not None:  # None when the profile could not be read
-            exposures = [Exposure(d.slot, d.variant, tuple(sorted(d.tags)), now)
+            exposures = [Exposure(d.slot, d.variant, tuple(sorted(d.tags)), now,
+                                  d.id if d.source in CREDITED_SOURCES else None)
                          for d in decisions]
             self.store.put_profile(context.visitor_id,
                                    record_exposures(visit.profile, exposures))
@@ -287,10 +290,15 @@ class Personalizer:
                window: float | None = None) -> int:
         """Record an event the host app knows of (a conversion at checkout, say).
 
-        It is attributed to the visitor's latest exposure in each slot within
-        ``window`` seconds (default: the reward window), and learned from like
-        a browser's event. Returns the number of slots it was attributed to;
-        nothing is recorded for visitors without a profile (no consent, bots).
+        It is credited to the latest decision a policy chose in each slot
+        (bandit, A/B split or holdout) within ``window`` seconds (default: the
+        reward window), quoting the decision's id, so the learner, the
+        dashboard and ``personalize evaluate`` all credit the same decisions:
+        the offer that caught the visitor's eye on a product page, not the
+        calm note a guardrail showed on the last page. With nothing to credit,
+        one unattributed record still counts the event. Returns the number of
+        decisions credited; nothing is recorded for visitors without a profile
+        (no consent, bots).
         """
         if kind not in EVENT_TYPES:
             raise ValueError(f"expected an event type in {sorted(EVENT_TYPES)}, got {kind!r}")
@@ -301,21 +309,20 @@ class Personalizer:
             return 0
         now = self.clock()
         since = now - (self.learner.reward_window if window is None else window)
-        latest: dict[str, Exposure] = {}
-        for exposure in history_of(profile, now).exposures_since(since):
-            latest[exposure.slot] = exposure
+        credited = chosen_since(profile, since)
         signal = ("feedback_positive" if value > 0 else "feedback_negative") \
             if kind == "feedback" else kind
-        records = [{"ts": now, "type": kind, "visitor": visitor_id, "decision": None,
-                    "slot": exposure.slot, "variant": exposure.variant, "value": value,
-                    "signal": signal, "amount": value if kind == "conversion" else 1.0,
-                    "reason": "", "server": True} for exposure in latest.values()]
-        if records:
-            self.store.append(records)
+        event = {"ts": now, "type": kind, "visitor": visitor_id, "value": value,
+                 "signal": signal, "amount": value if kind == "conversion" else 1.0,
+                 "reason": "", "server": True}
+        records = [{**event, "decision": e.decision, "slot": e.slot, "variant": e.variant}
+                   for e in credited]
+        self.store.append(records or [{**event, "decision": None, "slot": None,
+                                       "variant": None}])
         if kind in ("conversion", "feedback"):
             self.store.put_profile(visitor_id, record_outcome(profile, kind, now=now,
                                                               value=value))
-        return len(latest)
+        return len(records)
 
     def identify(self, visitor_id: str, account_key: str) -> str:
         """Link a browser to a stable account, merging histories across devices.

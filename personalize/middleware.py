@@ -138,7 +138,7 @@ class PersonalizeRequest:
     def record(self, kind: str, value: float = 1.0) -> int:
         """Record an event for this visitor from the host app (e.g. a conversion).
 
-        Attributed to the visitor's recent exposures; see
+        Credited to the decisions a policy recently chose for this visitor; see
         :meth:`~personalize.engine.Personalizer.record`. Never raises: a failure
         is logged and counted, and 0 is returned.
         """

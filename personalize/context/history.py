@@ -8,7 +8,7 @@ list in a profile is bounded, so a profile never grows without limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -32,6 +32,9 @@ class Exposure(NamedTuple):
     variant: str
     tags: tuple[str, ...]
     at: float
+    #: the decision's id when a policy chose the variant (bandit, A/B split or
+    #: holdout), so events the host app reports later can quote it
+    decision: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +112,39 @@ def record_exposures(profile: Mapping[str, Any], shown: Iterable[Exposure]) -> d
         exposures.append([e.slot, e.variant, list(e.tags), e.at])
         slots[e.slot] = [e.variant, e.at]
     p["exp"] = exposures[-MAX_EXPOSURES:]
-    if len(slots) > MAX_SLOTS:
-        slots = dict(sorted(slots.items(), key=lambda kv: kv[1][1])[-MAX_SLOTS:])
-    p["slots"] = slots
+    p["slots"] = _newest(slots, lambda shown: float(shown[1]))
+    chosen = dict(p.get("chosen", {}))
+    for e in shown:
+        if e.decision is not None:
+            chosen[e.slot] = {**chosen.get(e.slot, {}), e.variant: [e.at, e.decision]}
+    if chosen:
+        p["chosen"] = _newest(chosen, _latest_choice)
     return p
+
+
+def chosen_since(profile: Mapping[str, Any], since: float) -> list[Exposure]:
+    """Each variant a policy chose at or after ``since``, through its latest decision.
+
+    Rules and guardrails also show variants (a pin, the variant stickiness
+    repeats, the calm default on a support page); an event is credited to what
+    a policy chose, which is what the bandit learns from and an A/B test
+    compares. A split repeats its assignment on every page, so each slot and
+    variant is credited once.
+    """
+    return [Exposure(slot, variant, (), float(at), str(decision))
+            for slot, variants in profile.get("chosen", {}).items()
+            for variant, (at, decision) in variants.items() if float(at) >= since]
+
+
+def _latest_choice(variants: Mapping[str, list[Any]]) -> float:
+    return max(float(at) for at, _decision in variants.values())
+
+
+def _newest(by_slot: dict[str, Any], when: Callable[[Any], float]) -> dict[str, Any]:
+    """At most :data:`MAX_SLOTS` slots' entries, those ``when`` finds most recent."""
+    if len(by_slot) <= MAX_SLOTS:
+        return by_slot
+    return dict(sorted(by_slot.items(), key=lambda kv: when(kv[1]))[-MAX_SLOTS:])
 
 
 def record_outcome(profile: Mapping[str, Any], kind: str, *, now: float,
@@ -186,5 +218,13 @@ def merge_profiles(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]
     for slot, shown in newer.get("slots", {}).items():
         if slot not in slots or float(shown[1]) >= float(slots[slot][1]):
             slots[slot] = shown
-    merged["slots"] = dict(sorted(slots.items(), key=lambda kv: kv[1][1])[-MAX_SLOTS:])
+    merged["slots"] = _newest(slots, lambda entry: float(entry[1]))
+    chosen = {slot: dict(variants) for slot, variants in older.get("chosen", {}).items()}
+    for slot, variants in newer.get("chosen", {}).items():
+        mine = chosen.setdefault(slot, {})
+        for variant, entry in variants.items():
+            if variant not in mine or float(entry[0]) >= float(mine[variant][0]):
+                mine[variant] = entry
+    if chosen:
+        merged["chosen"] = _newest(chosen, _latest_choice)
     return merged

@@ -100,8 +100,10 @@ def record(kind: str, value: float = 1.0) -> int:
     """Record an event for the current visitor, e.g. ``record("conversion", value=42.0)``.
 
     Call it from the view that completes an order: the conversion is
-    attributed to what this visitor was shown recently. Returns the number of
-    slots credited (0 without consent, for bots, or on skipped paths).
+    credited to the decisions a policy recently chose for this visitor (see
+    :meth:`Personalizer.record <personalize.engine.Personalizer.record>`).
+    Returns the number of decisions credited (0 without consent, for bots, on
+    skipped paths, or when nothing chosen was shown).
     """
     handle = current_request()
     return 0 if handle is None else handle.record(kind, value)

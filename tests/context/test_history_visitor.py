@@ -9,7 +9,9 @@ from personalize.context.history import (
     MAX_SECTIONS,
     Exposure,
     advance,
+    chosen_since,
     history_of,
+    merge_profiles,
     record_exposures,
     record_outcome,
 )
@@ -77,6 +79,23 @@ def test_outcomes_are_counted() -> None:
     history = history_of(profile, 86400.0 * 3)
     assert history.conversions == 1 and history.days_since_conversion == pytest.approx(1.0)
     assert history.feedback_negative == 1 and history.feedback_positive == 0
+
+
+def test_the_profile_keeps_the_latest_chosen_decision_of_each_variant() -> None:
+    profile = pageviews([(0.0, "/", DIRECT)])
+    profile = record_exposures(profile, [Exposure("hero", "sale", ("promo",), 10.0, "d1"),
+                                         Exposure("promo", "none", ("calm",), 10.0)])
+    profile = record_exposures(profile, [Exposure("hero", "sale", ("promo",), 20.0, "d2"),
+                                         Exposure("hero", "calm", (), 30.0, "d3")])
+    credited = {(e.slot, e.variant): e.decision for e in chosen_since(profile, 0.0)}
+    assert credited == {("hero", "sale"): "d2", ("hero", "calm"): "d3"}  # not the unchosen promo
+    assert [e.decision for e in chosen_since(profile, 25.0)] == ["d3"]
+    other = record_exposures(pageviews([(0.0, "/", DIRECT)]),
+                             [Exposure("hero", "sale", (), 40.0, "d4"),
+                              Exposure("cta", "buy", (), 5.0, "d5")])
+    merged = {(e.slot, e.variant): e.decision for e in chosen_since(
+        merge_profiles(profile, other), 0.0)}
+    assert merged == {("hero", "sale"): "d4", ("hero", "calm"): "d3", ("cta", "buy"): "d5"}
 
 
 def test_visitor_ids_are_random_and_signed() -> None:

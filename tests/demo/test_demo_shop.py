@@ -229,16 +229,16 @@ def test_an_order_credits_the_decisions_chosen_this_visit(app: Flask, engine: Pe
     clock.advance(40)
     token = fill_cart(client, "kenia-kiambu", 2)
     visitor_id = visitor_id_of(engine, client)
-    chosen: dict[tuple[str, str], str] = {}
+    chosen: dict[str, tuple[str, str]] = {}
     for record in engine.store.read_log(types=["exposure"]):
         if record["visitor"] == visitor_id and record["source"] in ("bandit", "split",
                                                                     "holdout"):
-            chosen[record["slot"], record["variant"]] = record["decision"]  # the latest
+            chosen[record["slot"]] = (record["variant"], record["decision"])  # the latest
     assert chosen
     place_order(client, token)
     conversions = [r for r in engine.store.read_log(types=["conversion"])
                    if r["visitor"] == visitor_id]
-    assert {(r["slot"], r["variant"]): r["decision"] for r in conversions} == chosen
+    assert {r["slot"]: (r["variant"], r["decision"]) for r in conversions} == chosen
     assert len(conversions) == len(chosen)
     assert {r["value"] for r in conversions} == {33.8}
     assert all(r["signal"] == "conversion" and r["amount"] == 33.8 for r in conversions)

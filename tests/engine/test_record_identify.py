@@ -19,6 +19,8 @@ from personalize.store.memory import MemoryStore
 RULES = Path(__file__).parent.parent / "middleware" / "rules"
 DESKTOP = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
            "Chrome/126.0.0.0 Safari/537.36")
+PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+         "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
 
 
 class FakeClock:
@@ -43,24 +45,42 @@ def engine(clock: FakeClock) -> Iterator[Personalizer]:
     store.close()
 
 
-def show(engine: Personalizer, visitor: str, slots: tuple[str, ...] = ("hero", "promo")) -> None:
+def show(engine: Personalizer, visitor: str, slots: tuple[str, ...] = ("hero", "promo"),
+         user_agent: str = DESKTOP) -> None:
     cookie = f"{VISITOR_COOKIE}={engine.contexts.visitor_ids.sign(visitor)}"
-    visit = engine.visit(EnvironBuilder(path="/", headers={"User-Agent": DESKTOP,
+    visit = engine.visit(EnvironBuilder(path="/", headers={"User-Agent": user_agent,
                                                            "Cookie": cookie}).get_environ())
     engine.commit(visit, [engine.decide(visit.context, slot) for slot in slots])
 
 
-def test_a_server_side_conversion_is_attributed_to_recent_exposures(
+def test_a_server_side_conversion_quotes_the_decisions_the_bandit_chose(
         engine: Personalizer, clock: FakeClock) -> None:
     visitor = "1" * 32
     show(engine, visitor)
+    clock.now += 30
+    show(engine, visitor)  # stickiness repeats the bandit's choice: the choice is credited
     clock.now += 60
     assert engine.record(visitor, "conversion", value=42.0) == 2
+    exposures = list(engine.store.read_log(types=["exposure"]))
+    assert [r["source"] for r in exposures] == ["bandit", "bandit", "guardrail", "guardrail"]
+    latest = {r["slot"]: (r["variant"], r["decision"]) for r in exposures
+              if r["source"] == "bandit"}
     records = list(engine.store.read_log(types=["conversion"]))
-    assert {r["slot"] for r in records} == {"hero", "promo"}
-    assert all(r["decision"] is None and r["amount"] == 42.0 for r in records)
+    assert {r["slot"]: (r["variant"], r["decision"]) for r in records} == latest
+    assert all(r["amount"] == 42.0 and r["server"] for r in records)
     profile = engine.store.get_profile(visitor)
     assert profile is not None and history_of(profile, clock.now).conversions == 1
+
+
+def test_variants_a_rule_pinned_get_no_credit(engine: Personalizer, clock: FakeClock) -> None:
+    visitor = "6" * 32
+    show(engine, visitor, slots=("hero",), user_agent=PHONE)  # hero-mobile, by a rule
+    clock.now += 60
+    assert engine.record(visitor, "conversion", value=9.0) == 0
+    # the order still counts, unattributed, for the totals
+    [record] = engine.store.read_log(types=["conversion"])
+    assert record["slot"] is None and record["decision"] is None and record["value"] == 9.0
+    assert history_of(engine.store.get_profile(visitor), clock.now).conversions == 1
 
 
 def test_exposures_outside_the_window_get_no_credit(engine: Personalizer,
@@ -69,6 +89,7 @@ def test_exposures_outside_the_window_get_no_credit(engine: Personalizer,
     show(engine, visitor)
     clock.now += 601
     assert engine.record(visitor, "conversion") == 0
+    assert [r["decision"] for r in engine.store.read_log(types=["conversion"])] == [None]
     assert history_of(engine.store.get_profile(visitor), clock.now).conversions == 1
 
 
