@@ -121,7 +121,7 @@ class DecisionSigner:
             payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         except (ValueError, TypeError) as err:
             raise TokenError("decision id is malformed: payload is not base64") from err
-        if not hmac.compare_digest(self._mac(payload), mac):
+        if not mac.isascii() or not hmac.compare_digest(self._mac(payload), mac):
             raise TokenError("decision id has a bad signature")
         try:
             visitor, slot, variant, issued = payload.decode().split("|")

@@ -215,6 +215,8 @@ Body = Callable[[str], Any]
                      id="forged-signature"),
         pytest.param(lambda d: {"type": "click", "decision": "garbage"}, 403, "bad_token",
                      id="garbage-token"),
+        pytest.param(lambda d: {"type": "click", "decision": d.split(".")[0] + ".\u00e9t\u00e9"},
+                     403, "bad_token", id="non-ascii-signature"),
         pytest.param(lambda d: {"type": "click",
                                 "decision": DecisionSigner("other").sign("v1", "hero", "calm",
                                                                          NOW)},
