@@ -22,7 +22,8 @@ same random numbers:
     (``rules/10-slots.yaml``: conversion 4, negative feedback −4, complaint
     −15, …) and the experience monitor on with the demo's settings (bounce,
     complaint and negative feedback; ``alpha`` 0.05; ``min_exposures`` 100;
-    ``harm_ratio`` 1.5). Nothing here is tuned for the benchmark.
+    ``harm_ratio`` 1.5; no ``ramp_up``, so new variants are not held back,
+    as by default). Nothing here is tuned for the benchmark.
 
 Both bandits keep the demo's exploration bounds (floor 0.02, cap 0.9) and run
 without a holdout (``share: 0``): the lift is measured against the

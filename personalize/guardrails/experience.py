@@ -23,6 +23,14 @@ calls :meth:`ExperienceMonitor.resume`. Every worker re-reads pauses and
 resumes every ``refresh_seconds``, so a pause made by one is obeyed by all,
 and by a restarted one.
 
+**Ramp-up** (:mod:`.ramp_up`, off unless ``ramp_up.share`` is below 1): until
+the monitor has counted ``ramp_up.exposures`` exposures of a variant, ``before``
+removes it for every visitor outside its ramp-up share, so a variant nobody
+has judged yet reaches few people, and the default keeps the traffic the harm
+test compares against. It applies to bandit slots only (an A/B split is a
+person's explicit allocation), never to a variant a rule pins, and not with
+``enabled: false``, when nothing is counted.
+
 The counts live in memory. :meth:`~ExperienceMonitor.observe` must see every
 exposure and event of the shared log once — each worker tails the whole log —
 so every worker holds the same counts of the same stream and reaches the same
@@ -49,6 +57,7 @@ from ..signals import EXPERIENCE_SIGNALS
 from ._tally import Tally
 from ._words import title
 from .base import Candidates, Guardrail
+from .ramp_up import RampUp, RampUpSettings
 from .stats import harm_detected, log_evidence
 
 if TYPE_CHECKING:
@@ -83,6 +92,8 @@ class ExperienceSettings(Protocol):
     def min_exposures(self) -> int: ...
     @property
     def harm_ratio(self) -> float: ...
+    @property
+    def ramp_up(self) -> RampUpSettings: ...
 
 
 def signal_of(record: Mapping[str, Any]) -> str | None:
@@ -111,7 +122,8 @@ class ExperienceMonitor(Guardrail):
         monitor knows each slot's default (it also learns it from every ``before``).
     :param clock: returns epoch seconds; tests pass a fake one.
     :param refresh_seconds: how often pauses and resumes are re-read from the store.
-    :raises ConfigError: unknown signals, ``alpha`` outside (0, 1) or ``harm_ratio`` below 1.
+    :raises ConfigError: unknown signals, ``alpha`` outside (0, 1), ``harm_ratio``
+        below 1, or a ramp-up ``share`` outside (0, 1] or negative ``exposures``.
     """
 
     name = "experience_monitor"
@@ -131,6 +143,7 @@ class ExperienceMonitor(Guardrail):
             raise ConfigError("guardrails.experience_monitor.harm_ratio",
                               f"expected 1 or more (times the default's rate), "
                               f"got {settings.harm_ratio!r}")
+        self.ramp_up = RampUp(settings.ramp_up)
         self.alpha = float(settings.alpha)
         self.min_exposures = int(settings.min_exposures)
         self.harm_ratio = float(settings.harm_ratio)
@@ -140,6 +153,7 @@ class ExperienceMonitor(Guardrail):
         self._lock = threading.RLock()
         self._tally = Tally()
         self._defaults: dict[str, str] = {}
+        self._variants: dict[str, tuple[str, ...]] = {}
         self._counts: dict[Pair, np.ndarray] = {}
         self._resumed_at: dict[Pair, float] = {}
         self._paused: dict[Pair, dict[str, Any]] = {}
@@ -151,9 +165,10 @@ class ExperienceMonitor(Guardrail):
 
     # -- configuration ----------------------------------------------------
     def use_slots(self, slots: Mapping[str, Slot]) -> None:
-        """Learn (or, after a rule reload, relearn) each slot's default variant."""
+        """Learn (or, after a rule reload, relearn) each slot's default and variants."""
         with self._lock:
             self._defaults.update({name: slot.default for name, slot in slots.items()})
+            self._variants.update({name: tuple(slot.variants) for name, slot in slots.items()})
 
     def carry_over(self, previous: ExperienceMonitor) -> None:
         """Take the counts of the instance this one replaces (rules reloaded)."""
@@ -167,10 +182,10 @@ class ExperienceMonitor(Guardrail):
 
     # -- the request path -------------------------------------------------
     def before(self, context: Context, outcome: RuleOutcome, candidates: Candidates) -> None:
-        """Remove the slot's paused variants.
+        """Remove the slot's paused variants, and new variants outside their ramp-up share.
 
-        :param context: unused; a pause applies to everyone.
-        :param outcome: unused.
+        :param context: the request; only ``context.visitor_id`` is read (for ramp-up).
+        :param outcome: what the rules said; a variant they pin is never held back.
         :param candidates: the working set, edited in place.
         """
         slot = candidates.slot
@@ -180,10 +195,40 @@ class ExperienceMonitor(Guardrail):
             if candidates.settled:
                 return
             paused = [(v, doc) for (s, v), doc in self._paused.items() if s == slot.name]
+            new = self._ramping(slot, candidates, outcome)
         for variant, doc in paused:
             if variant in candidates.eligible or variant == candidates.forced:
                 candidates.remove([variant], self.name, _visitor_text(slot, variant, doc))
                 self._tally.add("removed")
+        held = [v for v in new if v in candidates.eligible
+                and not self.ramp_up.reaches(context.visitor_id, slot.name, v)]
+        if held:
+            candidates.remove(held, self.name, self.ramp_up.text(slot, held))
+            self._tally.add("held_back_new")
+
+    def in_ramp_up(self, slot: str, variant: str) -> bool:
+        """True while a variant is new: counted fewer than ``ramp_up.exposures`` times.
+
+        Never the slot's default or a paused variant, and never with the
+        monitor disabled (it counts nothing then) or ramp-up off.
+
+        :param slot: the slot's name.
+        :param variant: one of its variants.
+        """
+        with self._lock:
+            if (not self.enabled or variant == self._defaults.get(slot)
+                    or (slot, variant) in self._paused):
+                return False
+            row = self._counts.get((slot, variant))
+            return self.ramp_up.is_new(0.0 if row is None else float(row[0]))
+
+    def _ramping(self, slot: Slot, candidates: Candidates, outcome: RuleOutcome) -> list[str]:
+        """The eligible variants still in ramp-up that the policy could pick (lock held)."""
+        if (not self.ramp_up.active or slot.policy != "bandit"
+                or candidates.forced is not None):
+            return []
+        return [v for v in candidates.eligible
+                if v != outcome.pinned and self.in_ramp_up(slot.name, v)]
 
     def observe(self, record: Mapping[str, Any]) -> None:
         """Count one exposure or event, and pause its variant if it now shows harm.
@@ -325,10 +370,13 @@ class ExperienceMonitor(Guardrail):
                 sig: round(float(c[1 + i]) / c[0], 6) if c[0] else None
                 for i, sig in enumerate(SIGNALS) if sig in self.signals}}
                 for (s, v), c in sorted(self._counts.items())}
+            ramping = sorted(f"{s}:{v}" for s, variants in self._variants.items()
+                             for v in variants if self.in_ramp_up(s, v))
         return {"enabled": self.enabled, "test": TEST_NAME, "signals": list(self.signals),
                 "alpha": self.alpha, "harm_ratio": self.harm_ratio,
-                "min_exposures": self.min_exposures, "paused": self.paused(),
-                "counts": self._tally.snapshot(), "rates": rates}
+                "min_exposures": self.min_exposures,
+                "ramp_up": {**self.ramp_up.report(), "variants": ramping},
+                "paused": self.paused(), "counts": self._tally.snapshot(), "rates": rates}
 
     # -- internals (called with the lock held) ------------------------------
     def _refresh_if_due(self) -> None:

@@ -94,6 +94,16 @@ class EndOfJourneySettings:
 
 
 @dataclass(frozen=True)
+class RampUpSettings:
+    """:param share: share of visitors a new variant may be shown to (``1``, the
+        default: everyone, i.e. no ramp-up; e.g. ``0.2`` to roll out cautiously).
+    :param exposures: exposures after which a variant is no longer new (``0``: none is)."""
+
+    share: float = 1.0
+    exposures: int = 300
+
+
+@dataclass(frozen=True)
 class ExperienceMonitorSettings:
     """Pauses a variant whose bad-experience signals exceed the default's.
 
@@ -101,6 +111,7 @@ class ExperienceMonitorSettings:
     :param alpha: the sequential test's false-alarm rate.
     :param min_exposures: exposures a variant needs before it can be judged.
     :param harm_ratio: how many times the default's rate counts as harm.
+    :param ramp_up: how cautiously a new variant is rolled out while it is judged.
     """
 
     enabled: bool = True
@@ -108,6 +119,7 @@ class ExperienceMonitorSettings:
     alpha: float = 0.05
     min_exposures: int = 100
     harm_ratio: float = 1.5
+    ramp_up: RampUpSettings = field(default_factory=RampUpSettings)
 
 
 @dataclass(frozen=True)
@@ -194,7 +206,15 @@ GUARDRAILS_SCHEMA: dict[str, Any] = _section("Settings of the guardrails; all op
                     "items": {"enum": sorted(EXPERIENCE_SIGNALS)}},
         "alpha": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5, "default": 0.05},
         "min_exposures": {"type": "integer", "minimum": 1, "default": 100},
-        "harm_ratio": {"type": "number", "exclusiveMinimum": 1, "default": 1.5}}),
+        "harm_ratio": {"type": "number", "exclusiveMinimum": 1, "default": 1.5},
+        "ramp_up": _section("A new variant reaches only a share of visitors until it has "
+                            "been shown `exposures` times.", {
+            "share": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 1,
+                      "description": "share of visitors a new variant may be shown to, "
+                                     "above 0 and at most 1 (1: no ramp-up)"},
+            "exposures": {"type": "integer", "minimum": 0, "default": 300,
+                          "description": "exposures after which a variant is no longer "
+                                         "new (0: no ramp-up)"}})}),
     "stickiness": _section("How long a visitor keeps a slot's variant.", {
         "scope": {"enum": ["visit", "visitor", "none"], "default": "visit"}}),
     "transparency": _section("Plain reasons for every decision.", {
@@ -214,6 +234,8 @@ def build_guardrails(data: Mapping[str, Any]) -> GuardrailSettings:
                 raw[key] = frozenset(raw[key])
         if "signals" in raw:
             raw["signals"] = tuple(raw["signals"])
+        if "ramp_up" in raw:
+            raw["ramp_up"] = RampUpSettings(**(raw["ramp_up"] or {}))
         return raw
 
     return GuardrailSettings(

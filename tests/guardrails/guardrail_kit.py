@@ -112,7 +112,8 @@ def full_settings(**overrides: Any) -> SimpleNamespace:
         "sensitive": settings(allowed_tags=("calm", "help")),
         "end_of_journey": settings(blocked_tags=("upsell", "promo")),
         "experience_monitor": settings(enabled=True, signals=("complaint", "bounce"),
-                                       alpha=0.05, min_exposures=100, harm_ratio=1.2),
+                                       alpha=0.05, min_exposures=100, harm_ratio=1.2,
+                                       ramp_up=settings(share=0.2, exposures=300)),
         "stickiness": settings(scope="visit"),
         "transparency": settings(visitor_link=True),
     }

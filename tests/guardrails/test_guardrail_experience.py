@@ -29,7 +29,8 @@ HERO = slot()
 
 def monitor_settings(**overrides: Any) -> Any:
     values = {"enabled": True, "signals": ("bounce", "complaint", "feedback_negative"),
-              "alpha": 0.05, "min_exposures": 200, "harm_ratio": 1.2}
+              "alpha": 0.05, "min_exposures": 200, "harm_ratio": 1.2,
+              "ramp_up": settings(share=1.0, exposures=0)}  # off: see test_guardrail_ramp_up
     values.update(overrides)
     return settings(**values)
 
