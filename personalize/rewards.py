@@ -135,8 +135,10 @@ def bounded_reward(objective: Mapping[str, float], signals: Mapping[str, float],
     if scale == 0:
         raise ValueError("the objective weighs no signal: give at least one a non-zero weight")
     caps = {**SIGNAL_CAPS, "conversion": conversion_cap}
+    # the share first: a share <= 1 times a weight never exceeds the weight, so
+    # the result stays within [-1, 1] exactly ((w * v) / cap can round past it)
     total = math.fsum(
-        objective.get(name, 0.0) * min(value, caps[name]) / caps[name]
+        objective.get(name, 0.0) * (min(value, caps[name]) / caps[name])
         for name, value in signals.items()
     )
     return total / scale

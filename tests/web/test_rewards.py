@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from personalize.decision import DecisionClaims
@@ -177,6 +177,8 @@ magnitudes = st.dictionaries(st.sampled_from(REWARD_SIGNALS),
 
 @given(objective=objectives, signals=magnitudes,
        cap=st.floats(min_value=1e-3, max_value=1e6, allow_nan=False))
+@example(objective={"click": 0.0, "conversion": 604641.325511707},  # (w * v) / cap > w
+         signals={"click": 0.0, "conversion": 454614.0}, cap=454613.25)
 def test_bounded_reward_stays_in_range(objective: dict[str, float], signals: dict[str, float],
                                        cap: float) -> None:
     assert -1.0 <= bounded_reward(objective, signals, conversion_cap=cap) <= 1.0
