@@ -214,17 +214,23 @@ def merge_profiles(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]
     merged["sections"] = sections[:MAX_SECTIONS]
     exposures = sorted([*a.get("exp", []), *b.get("exp", [])], key=lambda e: float(e[3]))
     merged["exp"] = exposures[-MAX_EXPOSURES:]
-    slots = dict(older.get("slots", {}))
-    for slot, shown in newer.get("slots", {}).items():
-        if slot not in slots or float(shown[1]) >= float(slots[slot][1]):
-            slots[slot] = shown
-    merged["slots"] = _newest(slots, lambda entry: float(entry[1]))
-    chosen = {slot: dict(variants) for slot, variants in older.get("chosen", {}).items()}
-    for slot, variants in newer.get("chosen", {}).items():
-        mine = chosen.setdefault(slot, {})
-        for variant, entry in variants.items():
-            if variant not in mine or float(entry[0]) >= float(mine[variant][0]):
-                mine[variant] = entry
+    merged["slots"] = _newest(_later(older.get("slots", {}), newer.get("slots", {}),
+                                      lambda shown: float(shown[1])),
+                              lambda shown: float(shown[1]))
+    older_chosen, newer_chosen = older.get("chosen", {}), newer.get("chosen", {})
+    chosen = {slot: _later(older_chosen.get(slot, {}), newer_chosen.get(slot, {}),
+                           lambda entry: float(entry[0]))
+              for slot in {*older_chosen, *newer_chosen}}
     if chosen:
         merged["chosen"] = _newest(chosen, _latest_choice)
     return merged
+
+
+def _later(older: Mapping[str, Any], newer: Mapping[str, Any],
+           when: Callable[[Any], float]) -> dict[str, Any]:
+    """Both mappings' keys, each with whichever entry ``when`` finds later (newer on ties)."""
+    out = dict(older)
+    for key, entry in newer.items():
+        if key not in out or when(entry) >= when(out[key]):
+            out[key] = entry
+    return out

@@ -64,7 +64,7 @@ class Holdout(Guardrail):
                               f"expected a share between 0 and 0.5, got {settings.share!r}")
         self.share = float(settings.share)
         self.salt = str(settings.salt)
-        self._bucket_key = f"holdout_bucket:{self.salt}"
+        self._memo_key = f"holdout:{self.salt}:{self.share}"
         self._tally = Tally()
 
     def in_holdout(self, visitor_id: str | None) -> bool:
@@ -78,11 +78,10 @@ class Holdout(Guardrail):
         :param outcome: unused; the holdout sees defaults whatever the rules say.
         :param candidates: the working set, edited in place.
         """
-        if candidates.forced is not None or context.visitor_id is None:
+        if candidates.forced is not None:
             return
-        visitor_id = context.visitor_id
         # one hash per request, not per slot
-        if context.derived(self._bucket_key, lambda: bucket(self.salt, visitor_id)) >= self.share:
+        if not context.derived(self._memo_key, lambda: self.in_holdout(context.visitor_id)):
             return
         candidates.learn = False
         candidates.explore = False

@@ -114,6 +114,17 @@ def test_settings_are_frozen() -> None:
                  "'visitor_lnk'; did you mean 'visitor_link'?", id="unknown-key-suggests"),
     pytest.param("bots: {enabled: no}", "guardrails.bots.enabled: expected true or false, got "
                  "'no'; write true or false", id="yaml-no-is-not-false"),
+    pytest.param("experience_monitor: {ramp_up: {share: 0}}", "guardrails.experience_monitor."
+                 "ramp_up.share: expected a number above 0 to 1, got 0", id="ramp-share-zero"),
+    pytest.param("experience_monitor: {ramp_up: {share: 1.2}}", "guardrails.experience_monitor."
+                 "ramp_up.share: expected a number above 0 to 1, got 1.2",
+                 id="ramp-share-above-one"),
+    pytest.param("experience_monitor: {ramp_up: {exposures: -5}}", "guardrails."
+                 "experience_monitor.ramp_up.exposures: expected a number of at least 0, got -5",
+                 id="ramp-negative-exposures"),
+    pytest.param("experience_monitor: {ramp_up: {shares: 0.2}}", "guardrails."
+                 "experience_monitor.ramp_up: unknown key 'shares'; did you mean 'share'?",
+                 id="ramp-unknown-key"),
 ])
 def test_refusals(section: str, message: str) -> None:
     with pytest.raises(RuleSetError) as caught:
