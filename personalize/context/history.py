@@ -4,28 +4,57 @@ A profile is a small JSON-able dict kept in the store. :func:`advance` applies
 one pageview to it (a new visit after the site's inactivity timeout), and
 :func:`history_of` reads the frozen :class:`History` the context carries. Every
 list in a profile is bounded, so a profile never grows without limit.
+
+The profile is read and rewritten on every page, so its form is compact
+(version 2)::
+
+    {"v": 2, "visits": 3, "pv": 12, "vpv": 2, "sections": ["products", "home"],
+     "first": 1.7e9, "last": 1.7e9, "vstart": 1.7e9, "landing": "/",
+     "referrer": ["search", "google", "www.google.com", "", "", ""],
+     "shown": [["hero", "hero-sale", ["promo"]], ["cta", "cta-buy", []]],
+     "exposures": [[1.7e9, 0, 1], [1.7e9, 1]],
+     "slots": {"hero": ["hero-sale", 1.7e9], "cta": ["cta-buy", 1.7e9]},
+     "chosen": {"hero": {"hero-sale": [1.7e9, "<decision id>"]}},
+     "conv": 1, "lastconv": 1.7e9, "fb+": 0, "fb-": 0}
+
+``referrer`` is the visit's channel as the fields of a :class:`Referrer`, in
+order. ``shown`` lists each distinct slot, variant and tags once, and
+``exposures`` holds one entry per page: the time, then the indices into
+``shown`` of what that page showed, oldest first. A page showing three slots
+thus costs one time and three small numbers instead of three copies of each
+name, and each exposure keeps the tags it had when it was shown. Counters
+missing from a profile are zero.
+
+Version 1 profiles, written by earlier releases (``exp`` as a list of
+``[slot, variant, tags, time]`` and ``channel`` as a dict), are read by every
+function here and saved in the current form on the visitor's next page. The
+keys whose form changed have new names, so an earlier release reading a
+version 2 profile sees no exposures rather than failing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from operator import attrgetter
+from typing import Any, NamedTuple, overload
 
 from .referrer import Referrer
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
 MAX_SECTIONS = 8
 MAX_EXPOSURES = 64
 MAX_SLOTS = 32
 DAY = 86400.0
+
+_new_tuple = tuple.__new__
 
 
 class Exposure(NamedTuple):
     """One time a slot showed a variant to this visitor.
 
     A named tuple rather than a dataclass: a profile holds up to
-    :data:`MAX_EXPOSURES` of them and every request reads them all back.
+    :data:`MAX_EXPOSURES` of them and a request may read them all back.
     """
 
     slot: str
@@ -35,6 +64,61 @@ class Exposure(NamedTuple):
     #: the decision's id when a policy chose the variant (bandit, A/B split or
     #: holdout), so events the host app reports later can quote it
     decision: str | None = None
+
+
+class ExposureLog(Sequence[Exposure]):
+    """A stored profile's exposures, oldest first, decoded when first read.
+
+    A profile holds up to :data:`MAX_EXPOSURES` exposures, and building them
+    costs more than the rest of :func:`history_of`, while a request often
+    reads none (only frequency caps and the annoyance budget do, and only when
+    a variant they limit is eligible).
+
+    :param shown: the profile's ``shown`` table (see the module docstring).
+    :param pages: the profile's ``exposures``: ``[time, index, ...]`` per page.
+    """
+
+    __slots__ = ("_decoded", "_pages", "_shown")
+
+    def __init__(self, shown: Sequence[list[Any]], pages: Sequence[list[Any]]) -> None:
+        self._shown = shown
+        self._pages = pages
+        self._decoded: tuple[Exposure, ...] | None = None
+
+    def _all(self) -> tuple[Exposure, ...]:
+        if self._decoded is None:
+            entries = [(str(slot), str(variant), tuple(tags))
+                       for slot, variant, tags in self._shown]
+            decoded: list[Exposure] = []
+            for page in self._pages:
+                tail = (float(page[0]), None)
+                # Exposure._make without its length check: a third faster here
+                decoded += [_new_tuple(Exposure, entries[i] + tail) for i in page[1:]]
+            self._decoded = tuple(decoded)
+        return self._decoded
+
+    @overload
+    def __getitem__(self, index: int) -> Exposure: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Exposure, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Exposure | tuple[Exposure, ...]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Exposure]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return sum(map(len, self._pages)) - len(self._pages)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ExposureLog | tuple):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"ExposureLog({list(self)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +138,8 @@ class History:
     days_since_first_visit: float = 0.0
     feedback_positive: int = 0
     feedback_negative: int = 0
-    exposures: tuple[Exposure, ...] = ()
+    #: oldest first; an :class:`ExposureLog` when read from a profile
+    exposures: Sequence[Exposure] = ()
     #: slot → variant last shown, and when, for stickiness
     last_shown: Mapping[str, tuple[str, float]] = field(default_factory=dict)
     #: the visit's acquisition channel, set on its landing request
@@ -71,7 +156,22 @@ ANONYMOUS = History()
 def new_profile() -> dict[str, Any]:
     """An empty profile for a visitor never seen before."""
     return {"v": PROFILE_VERSION, "visits": 0, "pv": 0, "vpv": 0, "sections": [],
-            "conv": 0, "fb+": 0, "fb-": 0, "exp": [], "slots": {}}
+            "shown": [], "exposures": [], "slots": {}}
+
+
+def _current(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``profile`` in the current form; see the module docstring."""
+    p = dict(profile)
+    if p.get("v") == PROFILE_VERSION:
+        return p
+    # version 1: one [slot, variant, tags, time] per exposure, the channel as a dict
+    p["shown"], p["exposures"] = _encoded([Exposure(str(s), str(v), tuple(t), float(at))
+                                           for s, v, t, at in p.pop("exp", ())])
+    channel = p.pop("channel", None)
+    if channel:
+        p["referrer"] = _referrer_fields(Referrer(**channel))
+    p["v"] = PROFILE_VERSION
+    return p
 
 
 def advance(profile: Mapping[str, Any] | None, *, now: float, path: str, section: str,
@@ -83,7 +183,7 @@ def advance(profile: Mapping[str, Any] | None, *, now: float, path: str, section
     navigation and direct hits inside a visit keep it, while a new external
     campaign or referrer mid-visit replaces it (as web analytics does).
     """
-    p = dict(profile) if profile else new_profile()
+    p = _current(profile) if profile else new_profile()
     last = p.get("last")
     new_visit = last is None or now - float(last) > visit_timeout
     if new_visit:
@@ -91,9 +191,9 @@ def advance(profile: Mapping[str, Any] | None, *, now: float, path: str, section
         p["vstart"] = now
         p["vpv"] = 0
         p["landing"] = path
-        p["channel"] = _channel_dict(referrer)
+        p["referrer"] = _referrer_fields(referrer)
     elif referrer.kind not in ("internal", "direct"):
-        p["channel"] = _channel_dict(referrer)
+        p["referrer"] = _referrer_fields(referrer)
     p.setdefault("first", now)
     p["last"] = now
     p["pv"] = int(p.get("pv", 0)) + 1
@@ -105,14 +205,15 @@ def advance(profile: Mapping[str, Any] | None, *, now: float, path: str, section
 
 def record_exposures(profile: Mapping[str, Any], shown: Iterable[Exposure]) -> dict[str, Any]:
     """The profile after slots showed variants (bounded, oldest dropped first)."""
-    p = dict(profile)
-    exposures = list(p.get("exp", []))
+    p = _current(profile)
+    shown = list(shown)
+    table, pages = list(p["shown"]), list(p["exposures"])
+    grew = _append(table, pages, shown)
+    p["shown"], p["exposures"] = _bounded(table, pages, compact=grew)
     slots = dict(p.get("slots", {}))
     for e in shown:
-        exposures.append([e.slot, e.variant, list(e.tags), e.at])
         slots[e.slot] = [e.variant, e.at]
-    p["exp"] = exposures[-MAX_EXPOSURES:]
-    p["slots"] = _newest(slots, lambda shown: float(shown[1]))
+    p["slots"] = _newest(slots, lambda last: float(last[1]))
     chosen = dict(p.get("chosen", {}))
     for e in shown:
         if e.decision is not None:
@@ -164,9 +265,10 @@ def history_of(profile: Mapping[str, Any] | None, now: float) -> History:
     """The :class:`History` a profile describes at epoch time ``now``."""
     if not profile:
         return ANONYMOUS
+    profile = _current(profile)
     first = float(profile.get("first", now))
     last_conv = profile.get("lastconv")
-    channel = profile.get("channel")
+    channel = profile.get("referrer")
     return History(
         visits=int(profile.get("visits", 1)),
         pageviews=int(profile.get("pv", 1)),
@@ -181,17 +283,72 @@ def history_of(profile: Mapping[str, Any] | None, now: float) -> History:
         days_since_first_visit=(now - first) / DAY,
         feedback_positive=int(profile.get("fb+", 0)),
         feedback_negative=int(profile.get("fb-", 0)),
-        exposures=tuple([Exposure(s, v, tuple(t), float(at))
-                         for s, v, t, at in profile.get("exp", ())]),
+        exposures=ExposureLog(profile["shown"], profile["exposures"]),
         last_shown={k: (str(v[0]), float(v[1])) for k, v in profile.get("slots", {}).items()},
-        channel=Referrer(**channel) if channel else None,
+        channel=Referrer(*channel) if channel else None,
     )
 
 
-def _channel_dict(referrer: Referrer) -> dict[str, str]:
-    return {"kind": referrer.kind, "source": referrer.source, "domain": referrer.domain,
-            "medium": referrer.medium, "campaign": referrer.campaign,
-            "click_id": referrer.click_id}
+def _referrer_fields(referrer: Referrer) -> list[str]:
+    """The channel as stored: :class:`Referrer`'s fields in their order."""
+    return [referrer.kind, referrer.source, referrer.domain, referrer.medium,
+            referrer.campaign, referrer.click_id]
+
+
+def _encoded(exposures: Iterable[Exposure]) -> tuple[list[list[Any]], list[list[Any]]]:
+    """A ``shown`` table and ``exposures`` pages holding just ``exposures``."""
+    table: list[list[Any]] = []
+    pages: list[list[Any]] = []
+    _append(table, pages, exposures)
+    return table, pages
+
+
+def _append(table: list[list[Any]], pages: list[list[Any]], shown: Iterable[Exposure]) -> bool:
+    """Add exposures to a profile's ``shown`` table and ``exposures`` pages, in place.
+
+    Consecutive exposures at the same time share a page. Only the lists
+    themselves are changed, never an entry in them, so both may be shallow
+    copies of a profile's. Returns whether the table grew.
+    """
+    size = len(table)
+    for e in shown:
+        entry = [e.slot, e.variant, list(e.tags)]
+        try:  # the table holds a few entries per slot: a search beats building an index
+            i = table.index(entry)
+        except ValueError:
+            i = len(table)
+            table.append(entry)
+        if pages and pages[-1][0] == e.at:
+            pages[-1] = [*pages[-1], i]
+        else:
+            pages.append([e.at, i])
+    return len(table) > size
+
+
+def _bounded(table: list[list[Any]], pages: list[list[Any]], *,
+             compact: bool) -> tuple[list[list[Any]], list[list[Any]]]:
+    """The newest :data:`MAX_EXPOSURES` exposures; with ``compact``, the table only as used.
+
+    ``pages`` is cut in place. Compacting renumbers every page, so it is done
+    only when the table has just grown; an entry whose exposures were dropped
+    meanwhile stays until then, so the table never holds more than
+    :data:`MAX_EXPOSURES` entries.
+    """
+    excess = sum(map(len, pages)) - len(pages) - MAX_EXPOSURES
+    while excess > 0:
+        oldest = pages[0]
+        if len(oldest) - 1 <= excess:
+            del pages[0]
+        else:
+            pages[0] = [oldest[0], *oldest[1 + excess:]]
+        excess -= len(oldest) - 1
+    if not compact:
+        return table, pages
+    used = sorted({i for page in pages for i in page[1:]})
+    if len(used) == len(table):
+        return table, pages
+    number = {old: new for new, old in enumerate(used)}
+    return [table[i] for i in used], [[page[0], *[number[i] for i in page[1:]]] for page in pages]
 
 
 def merge_profiles(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -201,6 +358,7 @@ def merge_profiles(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]
     visit in progress is whichever was active last, so the experience
     continues where the person is now.
     """
+    a, b = _current(a), _current(b)
     newer, older = (a, b) if float(a.get("last", 0)) >= float(b.get("last", 0)) else (b, a)
     merged = dict(newer)
     for key in ("visits", "pv", "conv", "fb+", "fb-"):
@@ -212,8 +370,9 @@ def merge_profiles(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]
     sections = list(newer.get("sections", []))
     sections += [s for s in older.get("sections", []) if s not in sections]
     merged["sections"] = sections[:MAX_SECTIONS]
-    exposures = sorted([*a.get("exp", []), *b.get("exp", [])], key=lambda e: float(e[3]))
-    merged["exp"] = exposures[-MAX_EXPOSURES:]
+    exposures = sorted([*ExposureLog(a["shown"], a["exposures"]),
+                        *ExposureLog(b["shown"], b["exposures"])], key=attrgetter("at"))
+    merged["shown"], merged["exposures"] = _encoded(exposures[-MAX_EXPOSURES:])
     merged["slots"] = _newest(_later(older.get("slots", {}), newer.get("slots", {}),
                                       lambda shown: float(shown[1])),
                               lambda shown: float(shown[1]))

@@ -12,9 +12,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
+from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_cookie
 
 VISITOR_COOKIE = "pz_vid"
@@ -69,7 +70,23 @@ def request_cookies(environ: Mapping[str, Any]) -> dict[str, str]:
     """
     header = environ.get("HTTP_COOKIE", "")
     try:
-        return dict(parse_cookie(header))
+        return parse_cookie(header, cls=_FIRST_VALUES)
     except UnicodeError:
         utf8 = header.encode("latin-1", "ignore").decode("utf-8", "ignore")
-        return dict(parse_cookie(utf8.encode("utf-8").decode("latin-1")))
+        return parse_cookie(utf8.encode("utf-8").decode("latin-1"), cls=_FIRST_VALUES)
+
+
+def _first_values(pairs: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+    """Each cookie's first value, as ``dict(MultiDict(pairs))`` gives, without the MultiDict.
+
+    werkzeug builds its result with ``cls(pairs)``, or ``cls()`` when there are
+    no cookies; its default MultiDict, then a dict, cost half of the parse.
+    """
+    cookies: dict[str, str] = {}
+    for name, value in pairs:
+        cookies.setdefault(name, value)
+    return cookies
+
+
+# werkzeug types ``cls`` as a MultiDict class, but only calls it on the pairs
+_FIRST_VALUES = cast("type[MultiDict[str, str]]", _first_values)

@@ -7,7 +7,9 @@ import pytest
 from personalize.context.history import (
     MAX_EXPOSURES,
     MAX_SECTIONS,
+    PROFILE_VERSION,
     Exposure,
+    ExposureLog,
     advance,
     chosen_since,
     history_of,
@@ -16,7 +18,7 @@ from personalize.context.history import (
     record_outcome,
 )
 from personalize.context.referrer import Referrer
-from personalize.context.visitor import VisitorIds
+from personalize.context.visitor import VisitorIds, request_cookies
 
 SEARCH = Referrer("search", "google", "www.google.com")
 INTERNAL = Referrer("internal", "", "shop.example")
@@ -98,6 +100,98 @@ def test_the_profile_keeps_the_latest_chosen_decision_of_each_variant() -> None:
     assert merged == {("hero", "sale"): "d4", ("hero", "calm"): "d3", ("cta", "buy"): "d5"}
 
 
+def test_a_page_stores_its_time_once_and_each_shown_variant_once() -> None:
+    profile = pageviews([(0.0, "/", DIRECT)])
+    page = [Exposure("hero", "sale", ("promo",), 10.0), Exposure("cta", "buy", (), 10.0),
+            Exposure("promo", "none", ("calm",), 10.0)]
+    profile = record_exposures(record_exposures(profile, page), [e._replace(at=20.0) for e in page])
+    assert profile["shown"] == [["hero", "sale", ["promo"]], ["cta", "buy", []],
+                                ["promo", "none", ["calm"]]]
+    assert profile["exposures"] == [[10.0, 0, 1, 2], [20.0, 0, 1, 2]]
+    assert history_of(profile, 20.0).exposures == (*page, *[e._replace(at=20.0) for e in page])
+
+
+def test_the_oldest_page_is_cut_to_keep_exactly_the_newest_exposures() -> None:
+    profile = record_exposures(pageviews([(0.0, "/", DIRECT)]),
+                               [Exposure("hero", f"v{i}", (), 1.0) for i in range(MAX_EXPOSURES)])
+    profile = record_exposures(profile, [Exposure("cta", "buy", (), 2.0),
+                                         Exposure("cta", "sell", (), 2.0)])
+    exposures = history_of(profile, 2.0).exposures
+    assert len(exposures) == MAX_EXPOSURES
+    assert [e.variant for e in exposures[:2]] == ["v2", "v3"]
+    assert [e.variant for e in exposures[-2:]] == ["buy", "sell"]
+    assert len(profile["shown"]) == MAX_EXPOSURES  # v0 and v1 are no longer shown
+
+
+def test_an_exposure_keeps_the_tags_it_was_shown_with() -> None:
+    profile = record_exposures(pageviews([(0.0, "/", DIRECT)]),
+                               [Exposure("hero", "sale", ("promo",), 1.0)])
+    profile = record_exposures(profile, [Exposure("hero", "sale", ("calm",), 2.0)])
+    history = history_of(profile, 2.0)
+    assert [e.tags for e in history.exposures] == [("promo",), ("calm",)]
+    assert history.exposures_since(1.5) == [Exposure("hero", "sale", ("calm",), 2.0)]
+
+
+#: A profile as the previous release (version 1) wrote it.
+VERSION_1 = {
+    "v": 1, "visits": 2, "pv": 5, "vpv": 2, "sections": ["products", "home"], "conv": 1,
+    "fb+": 0, "fb-": 1, "lastconv": 50.0, "first": 0.0, "last": 4000.0, "vstart": 3990.0,
+    "landing": "/products",
+    "channel": {"kind": "email", "source": "newsletter", "domain": "", "medium": "email",
+                "campaign": "winter", "click_id": ""},
+    "exp": [["hero", "sale", ["promo"], 10.0], ["cta", "buy", [], 10.0],
+            ["hero", "calm", ["calm"], 3995.0]],
+    "slots": {"hero": ["calm", 3995.0], "cta": ["buy", 10.0]},
+    "chosen": {"hero": {"sale": [10.0, "d1"]}},
+}
+VERSION_1_EXPOSURES = (Exposure("hero", "sale", ("promo",), 10.0), Exposure("cta", "buy", (), 10.0),
+                       Exposure("hero", "calm", ("calm",), 3995.0))
+
+
+def test_a_version_1_profile_reads_as_it_did() -> None:
+    history = history_of(VERSION_1, 4000.0)
+    assert (history.visits, history.pageviews, history.visit_pageviews) == (2, 5, 2)
+    assert history.sections == ("products", "home") and history.landing_page == "/products"
+    assert (history.conversions, history.feedback_negative, history.visit_started) == (1, 1, 3990.0)
+    assert history.channel == EMAIL
+    assert history.exposures == VERSION_1_EXPOSURES
+    assert history.exposures_since(3990.0) == [VERSION_1_EXPOSURES[2]]
+    assert history.last_shown == {"hero": ("calm", 3995.0), "cta": ("buy", 10.0)}
+    assert [(e.slot, e.variant, e.decision) for e in chosen_since(VERSION_1, 0.0)] == [
+        ("hero", "sale", "d1")]
+
+
+def test_a_version_1_profile_is_saved_in_the_current_form() -> None:
+    profile = advance(VERSION_1, now=4010.0, path="/cart", section="cart", referrer=INTERNAL,
+                      visit_timeout=TIMEOUT)
+    profile = record_exposures(profile, [Exposure("cta", "buy", (), 4011.0)])
+    assert profile["v"] == PROFILE_VERSION and not {"exp", "channel"} & set(profile)
+    history = history_of(profile, 4011.0)
+    assert history.exposures == (*VERSION_1_EXPOSURES, Exposure("cta", "buy", (), 4011.0))
+    assert history.channel == EMAIL and history.pageviews == 6
+    assert VERSION_1["exp"] and "channel" in VERSION_1  # the caller's dict is not changed
+
+
+def test_version_1_and_current_profiles_merge() -> None:
+    current = record_exposures(pageviews([(5.0, "/", SEARCH)]),
+                               [Exposure("hero", "calm", ("calm",), 20.0)])
+    merged = merge_profiles(VERSION_1, current)
+    history = history_of(merged, 4000.0)
+    assert history.exposures == (*VERSION_1_EXPOSURES[:2],
+                                 Exposure("hero", "calm", ("calm",), 20.0), VERSION_1_EXPOSURES[2])
+    assert history.channel == EMAIL and history.visits == 3  # VERSION_1 was active last
+
+
+def test_an_exposure_log_is_a_sequence_of_exposures() -> None:
+    log = ExposureLog([["hero", "sale", ["promo"]], ["cta", "buy", []]],
+                      [[10.0, 0, 1], [20, 1]])
+    expected = (Exposure("hero", "sale", ("promo",), 10.0), Exposure("cta", "buy", (), 10.0),
+                Exposure("cta", "buy", (), 20.0))
+    assert len(log) == 3 and log[-1] == expected[-1] and log[:2] == expected[:2]
+    assert log == expected and list(log) == list(expected)
+    assert isinstance(log[2].at, float)
+
+
 def test_visitor_ids_are_random_and_signed() -> None:
     ids = VisitorIds("a-secret-for-tests-only")
     first, second = ids.new(), ids.new()
@@ -132,3 +226,19 @@ def test_a_cookie_is_the_id_and_a_mac_of_it() -> None:
 def test_a_tampered_cookie_is_a_new_visitor_not_an_error(tamper) -> None:  # type: ignore[no-untyped-def]
     ids = VisitorIds("a-secret-for-tests-only")
     assert ids.read(tamper(ids.sign(ids.new()))) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("", {}, id="none"),
+        pytest.param("pz_vid=abc; pz_consent=yes", {"pz_vid": "abc", "pz_consent": "yes"},
+                     id="two"),
+        pytest.param("pz_vid=first; pz_vid=second", {"pz_vid": "first"}, id="first-wins"),
+        pytest.param('pz_tz="Europe\\057Helsinki"', {"pz_tz": "Europe/Helsinki"}, id="quoted"),
+        pytest.param("pz_tz=\xc3\xa9t\xff\xfe; a=1", {"pz_tz": "\u00e9t", "a": "1"},
+                     id="not-utf8"),
+    ],
+)
+def test_request_cookies_match_werkzeug(header: str, expected: dict[str, str]) -> None:
+    assert request_cookies({"HTTP_COOKIE": header}) == expected
