@@ -36,8 +36,8 @@ from .context.history import (
 )
 from .decision import Decision, DecisionSigner, Reason
 from .exceptions import ConfigError, StoreError
-from .guardrails import ExperienceMonitor, build_guardrails
-from .guardrails.base import Candidates, Guardrail
+from .guardrails import ExperienceMonitor, applicable, build_guardrails
+from .guardrails.base import Candidates, Guardrail, PerSlot
 from .guardrails.experience import RECORD_TYPES
 from .guardrails.transparency import describe_context
 from .learning import Learner
@@ -105,6 +105,10 @@ class Personalizer:
         self.observe_latency: Callable[[float], None] | None = None
         self._guardrails: list[Guardrail] = []
         self._guardrails_version = ""
+        #: per slot, the guardrails whose ``before`` can act on it (a reload brings
+        #: new slot objects, and with them new guardrails)
+        self._chains: PerSlot[tuple[Guardrail, ...]] = PerSlot(
+            lambda slot: applicable(self.guardrails(), slot))
         self._lock = threading.Lock()
         #: exposures logged here since the last sync, shared as additive counts
         self._shown: Counter[tuple[str, str]] = Counter()
@@ -163,7 +167,7 @@ class Personalizer:
             outcome = ruleset.evaluate(context, slot_name)
         candidates = Candidates(slot, eligible=list(outcome.eligible),
                                 shown_this_request=list(shown))
-        for guardrail in self.guardrails():
+        for guardrail in self._chains(slot):
             guardrail.before(context, outcome, candidates)
         description = context.derived("description", lambda: describe_context(context))
         reasons: list[Reason] = [Reason("context", description, "context")]

@@ -3,8 +3,9 @@
 ::
 
     guardrails = build_guardrails(settings, store, clock=time.time, slots=rule_set.slots)
+    chain = applicable(guardrails, slot)       # once per slot: the others are no-ops there
     candidates = Candidates(slot, list(outcome.eligible), shown_this_request=shown)
-    for guardrail in guardrails:
+    for guardrail in chain:
         guardrail.before(context, outcome, candidates)
     # then: candidates.forced → serve it (source candidates.forced_source), else the
     # policy chooses among candidates.eligible within candidates.floor/cap,
@@ -58,8 +59,8 @@ if TYPE_CHECKING:
 __all__ = [
     "GUARDRAIL_NAMES", "AnnoyanceBudget", "Bots", "Candidates", "ConsentGuard", "EndOfJourney",
     "ExperienceMonitor", "ExplorationBounds", "FrequencyCaps", "Guardrail", "Holdout",
-    "Sensitive", "Stickiness", "Transparency", "build_guardrails", "describe_context",
-    "holdout_lift", "objective_warnings", "why_text",
+    "Sensitive", "Stickiness", "Transparency", "applicable", "build_guardrails",
+    "describe_context", "holdout_lift", "objective_warnings", "why_text",
 ]
 
 #: Every guardrail's name (its key under ``guardrails:``), in the order they run.
@@ -101,3 +102,13 @@ def build_guardrails(settings: Any, store: Store, clock: Callable[[], float] = t
     ]
     assert tuple(g.name for g in guardrails) == GUARDRAIL_NAMES
     return guardrails
+
+
+def applicable(guardrails: Sequence[Guardrail], slot: Slot) -> tuple[Guardrail, ...]:
+    """The guardrails that may act on ``slot``, in order; the others are no-ops there.
+
+    It follows from the settings and the slot's variants alone (see
+    :meth:`Guardrail.applies_to`), so ask once per slot and rule set and run
+    only these on every request (on the demo shop's greeting, seven of eleven).
+    """
+    return tuple(g for g in guardrails if g.applies_to(slot))

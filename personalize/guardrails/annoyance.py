@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..exceptions import ConfigError
 from ._tally import Tally
 from ._words import titles, was
-from .base import Candidates, Guardrail
-from .frequency import recent_exposures
+from .base import Candidates, Guardrail, PerSlot, tagged
+from .frequency import count_recent
 
 if TYPE_CHECKING:
     from ..context import Context
-    from ..rules.model import RuleOutcome
+    from ..rules.model import RuleOutcome, Slot
 
 
 class AnnoyanceSettings(Protocol):
@@ -55,11 +55,16 @@ class AnnoyanceBudget(Guardrail):
                               f"expected at least 1 (or null for no budget), "
                               f"got {self.max_per_visit!r}")
         self._tally = Tally()
+        self._tagged = PerSlot(lambda slot: tagged(slot, self.tags))
 
     @property
     def enabled(self) -> bool:
         """True when there is a budget to keep."""
         return bool(self.tags) and self.max_per_visit is not None
+
+    def applies_to(self, slot: Slot) -> bool:
+        """True when there is a budget and some variant of the slot counts against it."""
+        return self.enabled and bool(self._tagged(slot))
 
     def before(self, context: Context, outcome: RuleOutcome, candidates: Candidates) -> None:
         """Remove tagged variants when this visit's budget is spent.
@@ -71,18 +76,17 @@ class AnnoyanceBudget(Guardrail):
         if not self.enabled or candidates.settled or self.max_per_visit is None:
             return
         slot = candidates.slot
-        tagged = [v for v in candidates.eligible if v != slot.default and v in slot.variants
-                  and slot.variants[v].tags & self.tags]
-        if not tagged:
+        promotions = self._tagged(slot)
+        if promotions.isdisjoint(candidates.eligible):
             return
-        spent = sum(1 for e in recent_exposures(context, candidates, "visit", 0.0)
-                    if self.tags.intersection(e.tags))
+        offered = [v for v in candidates.eligible if v in promotions]
+        spent = count_recent(context, candidates, "visit", 0.0, tags=self.tags)
         if spent >= self.max_per_visit:
             noun = "promotion" if spent == 1 else "promotions"
-            candidates.remove(tagged, self.name,
-                              f"{titles(slot, tagged)} {was(tagged)} skipped: you have already "
+            candidates.remove(offered, self.name,
+                              f"{titles(slot, offered)} {was(offered)} skipped: you have already "
                               f"seen {spent} {noun} during this visit.")
-            self._tally.add("removed", len(tagged))
+            self._tally.add("removed", len(offered))
             self._tally.add("requests")
 
     def report(self) -> dict[str, Any]:

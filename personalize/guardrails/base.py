@@ -9,9 +9,10 @@ with a plain-sentence reason. After the decision, monitors observe events.
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ..decision import Reason
 
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
     from ..context.history import Exposure
     from ..rules.model import RuleOutcome, Slot
 
+T = TypeVar("T")
 
-@dataclass
+
+@dataclass(slots=True)
 class Candidates:
     """The variants still in play for one slot on one request.
 
@@ -57,7 +60,7 @@ class Candidates:
 
     def note(self, guardrail: str, text: str) -> None:
         """Record that a guardrail acted without removing or forcing (e.g. no exploration)."""
-        self.reasons.append(Reason("guardrail", text, guardrail))
+        self.reasons.append(_reason(guardrail, text))
         self.acted.append(guardrail)
 
     def remove(self, variant_ids: Iterable[str], guardrail: str, text: str) -> None:
@@ -73,7 +76,7 @@ class Candidates:
             self.eligible = [v for v in self.eligible if v not in gone]
             if self.forced in gone:
                 self.forced, self.forced_source = default, "default"
-            self.reasons.append(Reason("guardrail", text, guardrail))
+            self.reasons.append(_reason(guardrail, text))
             self.acted.append(guardrail)
 
     def force(
@@ -83,8 +86,18 @@ class Candidates:
         if self.forced is None:
             self.forced = variant_id
             self.forced_source = source
-            self.reasons.append(Reason("guardrail", text, guardrail))
+            self.reasons.append(_reason(guardrail, text))
             self.acted.append(guardrail)
+
+
+@lru_cache(maxsize=4096)
+def _reason(guardrail: str, text: str) -> Reason:
+    """A guardrail's reason; equal ones are one shared object.
+
+    A reason is immutable and few distinct sentences occur, so finding one
+    costs less than building it (a frozen dataclass sets each field slowly).
+    """
+    return Reason("guardrail", text, guardrail)
 
 
 class Guardrail(ABC):
@@ -95,6 +108,15 @@ class Guardrail(ABC):
     """
 
     name: ClassVar[str]
+
+    def applies_to(self, slot: Slot) -> bool:
+        """False when :meth:`before` can never act on ``slot`` with these settings.
+
+        It depends only on the settings and the slot's variants, so a caller
+        may ask once per slot and rule set, and skip the guardrail for that
+        slot on every request. By default a guardrail applies everywhere.
+        """
+        return True
 
     def before(  # noqa: B027 - every hook is optional
         self, context: Context, outcome: RuleOutcome, candidates: Candidates
@@ -107,3 +129,33 @@ class Guardrail(ABC):
     def report(self) -> dict[str, Any]:
         """Current state and counts, for the dashboard and ``guardrails status``."""
         return {}
+
+
+class PerSlot(Generic[T]):
+    """What a guardrail derives from a slot's variants, derived once per slot.
+
+    A slot belongs to an immutable rule set, so what follows from its variants
+    (which carry a tag, the sentences naming them) holds for every request.
+    A reloaded rule set brings new slot objects, which are derived afresh.
+
+    :param derive: computes the value for one slot.
+    """
+
+    def __init__(self, derive: Callable[[Slot], T]) -> None:
+        self._derive = derive
+        self._kept: dict[str, tuple[Slot, T]] = {}
+
+    def __call__(self, slot: Slot) -> T:
+        """The value for ``slot``, derived on first use."""
+        kept = self._kept.get(slot.name)
+        if kept is not None and kept[0] is slot:
+            return kept[1]
+        value = self._derive(slot)
+        self._kept[slot.name] = (slot, value)
+        return value
+
+
+def tagged(slot: Slot, tags: frozenset[str]) -> frozenset[str]:
+    """The slot's variants, other than its default, that carry any of ``tags``."""
+    return frozenset(vid for vid, variant in slot.variants.items()
+                     if vid != slot.default and not tags.isdisjoint(variant.tags))

@@ -19,7 +19,7 @@ from .base import Candidates, Guardrail
 
 if TYPE_CHECKING:
     from ..context import Context
-    from ..rules.model import RuleOutcome
+    from ..rules.model import RuleOutcome, Slot
 
 TEXT = "Shown the standard version because this visitor looks like an automated program."
 
@@ -43,6 +43,10 @@ class Bots(Guardrail):
     def __init__(self, settings: BotSettings) -> None:
         self.enabled = bool(settings.enabled)
         self._tally = Tally()
+
+    def applies_to(self, slot: Slot) -> bool:
+        """False when switched off."""
+        return self.enabled
 
     def before(self, context: Context, outcome: RuleOutcome, candidates: Candidates) -> None:
         """Force the default for a bot.

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._tally import Tally
 from ._words import titles, was
-from .base import Candidates, Guardrail
+from .base import Candidates, Guardrail, PerSlot, tagged
 
 if TYPE_CHECKING:
     from ..context import Context
-    from ..rules.model import RuleOutcome
+    from ..rules.model import RuleOutcome, Slot
 
 
 class EndOfJourneySettings(Protocol):
@@ -44,6 +44,11 @@ class EndOfJourney(Guardrail):
     def __init__(self, settings: EndOfJourneySettings) -> None:
         self.blocked_tags = frozenset(settings.blocked_tags)
         self._tally = Tally()
+        self._blocked = PerSlot(lambda slot: tagged(slot, self.blocked_tags))
+
+    def applies_to(self, slot: Slot) -> bool:
+        """True when some variant of the slot carries a blocked tag."""
+        return bool(self._blocked(slot))
 
     def before(self, context: Context, outcome: RuleOutcome, candidates: Candidates) -> None:
         """Remove blocked variants when the rules say the journey has ended.
@@ -55,8 +60,8 @@ class EndOfJourney(Guardrail):
         if outcome.stage != "end" or candidates.settled:
             return
         slot = candidates.slot
-        blocked = [v for v in candidates.eligible if v != slot.default and v in slot.variants
-                   and slot.variants[v].tags & self.blocked_tags]
+        marked = self._blocked(slot)
+        blocked = [v for v in candidates.eligible if v in marked]
         if blocked:
             candidates.remove(blocked, self.name,
                               f"{titles(slot, blocked)} {was(blocked)} left out: you have "

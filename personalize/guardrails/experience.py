@@ -192,8 +192,8 @@ class ExperienceMonitor(Guardrail):
         with self._lock:
             self._defaults[slot.name] = slot.default
             self._refresh_if_due()
-            if candidates.settled:
-                return
+            if candidates.settled or not (self._paused or self.ramp_up.active):
+                return  # the common case: nothing is paused or ramping up
             paused = [(v, doc) for (s, v), doc in self._paused.items() if s == slot.name]
             new = self._ramping(slot, candidates, outcome)
         for variant, doc in paused:

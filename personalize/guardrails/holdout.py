@@ -17,6 +17,7 @@ measures what personalization adds.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..exceptions import ConfigError
@@ -26,7 +27,7 @@ from .stats import holdout_lift
 
 if TYPE_CHECKING:
     from ..context import Context
-    from ..rules.model import RuleOutcome
+    from ..rules.model import RuleOutcome, Slot
 
 __all__ = ["Holdout", "HoldoutSettings", "bucket", "holdout_lift"]
 
@@ -43,8 +44,18 @@ class HoldoutSettings(Protocol):
     def salt(self) -> str: ...
 
 
+#: visitors whose bucket is kept (see :func:`bucket`)
+BUCKETS_KEPT = 4096
+
+
+@lru_cache(maxsize=BUCKETS_KEPT)
 def bucket(salt: str, visitor_id: str) -> float:
-    """A visitor's stable position in [0, 1) for this salt."""
+    """A visitor's stable position in [0, 1) for this salt.
+
+    Every slot of every page asks, and a SHA-256 costs microseconds when its
+    code has gone cold between requests, so the last :data:`BUCKETS_KEPT`
+    visitors' positions are kept: a returning visitor's is looked up.
+    """
     digest = hashlib.sha256(f"{salt}:{visitor_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
@@ -64,8 +75,11 @@ class Holdout(Guardrail):
                               f"expected a share between 0 and 0.5, got {settings.share!r}")
         self.share = float(settings.share)
         self.salt = str(settings.salt)
-        self._memo_key = f"holdout:{self.salt}:{self.share}"
         self._tally = Tally()
+
+    def applies_to(self, slot: Slot) -> bool:
+        """False with a share of 0: nobody is held out."""
+        return self.share > 0
 
     def in_holdout(self, visitor_id: str | None) -> bool:
         """True when this visitor belongs to the holdout (never without a visitor id)."""
@@ -78,10 +92,7 @@ class Holdout(Guardrail):
         :param outcome: unused; the holdout sees defaults whatever the rules say.
         :param candidates: the working set, edited in place.
         """
-        if candidates.forced is not None:
-            return
-        # one hash per request, not per slot
-        if not context.derived(self._memo_key, lambda: self.in_holdout(context.visitor_id)):
+        if candidates.forced is not None or not self.in_holdout(context.visitor_id):
             return
         candidates.learn = False
         candidates.explore = False

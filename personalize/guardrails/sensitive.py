@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._tally import Tally
 from ._words import titles, was
-from .base import Candidates, Guardrail
+from .base import Candidates, Guardrail, PerSlot, tagged
 
 if TYPE_CHECKING:
     from ..context import Context
@@ -46,6 +46,7 @@ class Sensitive(Guardrail):
     def __init__(self, settings: SensitiveSettings) -> None:
         self.allowed_tags = frozenset(settings.allowed_tags)
         self._tally = Tally()
+        self._calm = PerSlot(lambda slot: tagged(slot, self.allowed_tags))
 
     def before(self, context: Context, outcome: RuleOutcome, candidates: Candidates) -> None:
         """Restrict a sensitive request to calm variants and forbid exploration.
@@ -59,8 +60,8 @@ class Sensitive(Guardrail):
         slot = candidates.slot
         page = f"the '{context.request.section}' page is a sensitive one"
         candidates.explore = False
-        unfit = [v for v in candidates.eligible if v != slot.default
-                 and not (v in slot.variants and slot.variants[v].tags & self.allowed_tags)]
+        calm = self._calm(slot)
+        unfit = [v for v in candidates.eligible if v != slot.default and v not in calm]
         if unfit:
             candidates.remove(unfit, self.name, f"{titles(slot, unfit)} {was(unfit)} left out "
                                                 f"because {page}: only calm content is shown.")

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..exceptions import ConfigError
 from ._tally import Tally
 from ._words import title
-from .base import Candidates, Guardrail
+from .base import Candidates, Guardrail, PerSlot
 
 if TYPE_CHECKING:
     from ..context import Context
-    from ..rules.model import RuleOutcome
+    from ..rules.model import RuleOutcome, Slot
 
 SCOPES = ("visit", "visitor", "none")
 _SCOPE_PHRASES = {"visit": "during your visit", "visitor": "from one visit to the next"}
@@ -57,6 +57,11 @@ class Stickiness(Guardrail):
                               f"expected one of {', '.join(SCOPES)}, got {settings.scope!r}")
         self.scope = settings.scope
         self._tally = Tally()
+        self._texts = PerSlot(self._texts_of)
+
+    def applies_to(self, slot: Slot) -> bool:
+        """False with scope ``none``: nothing is kept anywhere."""
+        return self.scope != "none"
 
     def previous(self, context: Context, candidates: Candidates) -> str | None:
         """The variant to keep for this slot within the scope, if any."""
@@ -86,9 +91,9 @@ class Stickiness(Guardrail):
         variant = self.previous(context, candidates)
         if variant is None or variant not in candidates.eligible:
             return
-        candidates.force(variant, self.name,
-                         f"Kept {title(candidates.slot, variant)} so the page stays consistent "
-                         f"{_SCOPE_PHRASES[self.scope]}.")
+        slot = candidates.slot
+        text = self._texts(slot).get(variant) or self._text(slot, variant)
+        candidates.force(variant, self.name, text)
         candidates.learn = False
         self._tally.add("kept")
 
@@ -96,3 +101,11 @@ class Stickiness(Guardrail):
         """The scope, and how many slot decisions repeated the previous variant."""
         return {"enabled": self.scope != "none", "scope": self.scope,
                 "kept": self._tally.snapshot().get("kept", 0)}
+
+    def _texts_of(self, slot: Slot) -> dict[str, str]:
+        """The reason for keeping each variant of the slot, made once."""
+        return {v: self._text(slot, v) for v in slot.variants}
+
+    def _text(self, slot: Slot, variant: str) -> str:
+        return (f"Kept {title(slot, variant)} so the page stays consistent "
+                f"{_SCOPE_PHRASES[self.scope]}.")

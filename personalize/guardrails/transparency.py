@@ -23,6 +23,7 @@ from .base import Guardrail
 if TYPE_CHECKING:
     from ..context import Context
     from ..decision import Reason
+    from ..rules.model import Slot
 
 _DEVICES = {"mobile": "on a phone", "tablet": "on a tablet", "desktop": "on a computer",
             "tv": "on a TV", "bot": "an automated program"}
@@ -91,6 +92,10 @@ class Transparency(Guardrail):
 
     def __init__(self, settings: TransparencySettings) -> None:
         self.visitor_link = bool(settings.visitor_link)
+
+    def applies_to(self, slot: Slot) -> bool:
+        """False everywhere: it reports, and edits no decision."""
+        return False
 
     def report(self) -> dict[str, Any]:
         """Whether the visitor link is on; reasons themselves are always recorded."""

@@ -144,7 +144,7 @@ class ConditionCompiler:
             ok, text = inner_why(f)
             return ok, (f"in segment {name!r} ({text})" if ok
                         else f"not in segment {name!r}: {text}")
-        return Condition(inner.test, why, f"in segment {name!r}", inner.always)
+        return Condition(inner.test, why, f"in segment {name!r}", inner.always, inner.equals)
 
     def _logic(self, op: str, items: Any, path: Path) -> Condition:
         if not isinstance(items, list) or not items:
@@ -222,6 +222,13 @@ def _all(parts: Sequence[Condition]) -> Condition:
     test: Test
     if len(tests) == 1:
         test = tests[0]
+    elif len(pairs) == 1 and len(tests) == 2:
+        # one equality and one other test, the next commonest rule: the equality inline
+        ((name, value),) = pairs
+        other = next(p.test for p in live if p.equals is None)
+
+        def test(f: Fields) -> Any:
+            return f.get(name) == value and other(f)
     elif len(tests) == 2:
         a, b = tests
 

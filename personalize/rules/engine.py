@@ -16,7 +16,7 @@ excludes it by id, and if nothing at all is left, the default is used anyway.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from ..context import Context
 
 
-#: outcomes kept per slot for reuse (see :meth:`RuleSet._outcome`)
+#: outcomes kept per slot, and pages (every slot's outcome) kept, for reuse
+#: (see :meth:`RuleSet._outcome` and :meth:`RuleSet.evaluate_all`)
 OUTCOMES_KEPT = 1024
 
 
@@ -73,6 +74,14 @@ class CompiledRule:
     sensitive: bool = False
     stage: str | None = None
     description: str = ""
+
+    @property
+    def bit(self) -> int:
+        """The rule's bit, ``1 << order``, in a set of rules kept as an ``int`` bit mask.
+
+        A mask is cheaper to build, intersect and hash than a ``frozenset`` of orders.
+        """
+        return 1 << self.order
 
     def outside_schedule(self, now: datetime) -> str | None:
         """Why the rule is not live at ``now``, or ``None`` when it is."""
@@ -173,10 +182,12 @@ class RuleSet:
                         if not any(v.schedule for v in s.variants.values())}
         self._slot_tests = {name: _tests(tuple(s.rule for s in plan))
                             for name, plan in self._plans.items()}
-        self._orders = {name: frozenset(s.rule.order for s in plan)
-                        for name, plan in self._plans.items()}
-        self._outcomes: dict[str, dict[tuple[frozenset[int], tuple[str, ...]], RuleOutcome]] = {
+        self._masks = {name: _mask(s.rule for s in plan) for name, plan in self._plans.items()}
+        self._outcomes: dict[str, dict[tuple[int, tuple[str, ...]], RuleOutcome]] = {
             name: {} for name in slots}
+        self._timed = tuple(v.schedule for s in slots.values() for v in s.variants.values()
+                            if v.schedule is not None)
+        self._pages: dict[tuple[int, tuple[bool, ...]], dict[str, RuleOutcome]] = {}
         self._off = {v.id: Reason("rule", f"{v.id} is outside its schedule "
                                   f"({_window(v.schedule)}).", "variant_schedule")
                      for s in slots.values() for v in s.variants.values() if v.schedule}
@@ -210,13 +221,26 @@ class RuleSet:
 
     def evaluate_all(self, context: Context, now: datetime | None = None, *,
                      explain: bool = False) -> dict[str, RuleOutcome]:
-        """:meth:`evaluate` for every slot, running each rule's condition once."""
+        """:meth:`evaluate` for every slot, running each rule's condition once.
+
+        Every slot's outcome follows from which rules matched and which
+        scheduled variants are live, so the whole page is kept under that key
+        (up to :data:`OUTCOMES_KEPT` pages): a request seen before in this
+        respect costs its conditions and one look-up.
+        """
         fields, moment = context.fields, self._moment(context, now)
         if explain:
             return {name: self._explained(name, fields, moment) for name in self._plans}
         hits = _matched(self._tests, fields, moment)
-        return {name: self._outcome(name, hits & orders, moment)
-                for name, orders in self._orders.items()}
+        key = (hits, tuple([s.active(moment) for s in self._timed]) if self._timed else ())
+        page = self._pages.get(key)
+        if page is None:
+            page = {name: self._outcome(name, hits & mask, moment)
+                    for name, mask in self._masks.items()}
+            if len(self._pages) >= OUTCOMES_KEPT:
+                self._pages.clear()
+            self._pages[key] = page
+        return dict(page)  # a copy: the caller may change its dict, never the kept one
 
     def _moment(self, context: Context, now: datetime | None) -> datetime:
         if now is None:
@@ -230,8 +254,8 @@ class RuleSet:
                          if v.schedule is None or v.schedule.active(now))
         return live
 
-    def _outcome(self, name: str, matched: frozenset[int], now: datetime) -> RuleOutcome:
-        """The outcome for the slot's rules in ``matched``; equal inputs share one outcome.
+    def _outcome(self, name: str, matched: int, now: datetime) -> RuleOutcome:
+        """The outcome for the slot's rules in ``matched`` (a mask of :attr:`CompiledRule.bit`).
 
         An outcome depends only on which rules matched and which variants are
         live, and few such combinations occur, so outcomes are kept (up to
@@ -242,7 +266,7 @@ class RuleSet:
         key = (matched, live)
         outcome = kept.get(key)
         if outcome is None:
-            hits = [s for s in self._plans[name] if s.rule.order in matched]
+            hits = [s for s in self._plans[name] if s.rule.bit & matched]
             outcome = self._compose(name, hits, live, tuple(s.match for s in hits))
             if len(kept) >= OUTCOMES_KEPT:
                 kept.clear()
@@ -305,20 +329,31 @@ _Tests = tuple[tuple[tuple[int, Test], ...], tuple[tuple[int, Test, Schedule], .
 
 
 def _tests(rules: tuple[CompiledRule, ...]) -> _Tests:
-    """The rules' conditions as ``(order, test)`` pairs, those with a schedule apart."""
-    return (tuple((r.order, r.condition.test) for r in rules if r.schedule is None),
-            tuple((r.order, r.condition.test, r.schedule) for r in rules
+    """The rules' conditions as ``(bit, test)`` pairs, those with a schedule apart."""
+    return (tuple((r.bit, r.condition.test) for r in rules if r.schedule is None),
+            tuple((r.bit, r.condition.test, r.schedule) for r in rules
                   if r.schedule is not None))
 
 
-def _matched(tests: _Tests, fields: Mapping[str, Any], now: datetime) -> frozenset[int]:
-    """The orders of the rules that are live at ``now`` and whose condition holds."""
+def _mask(rules: Iterable[CompiledRule]) -> int:
+    """The bit mask of a set of rules."""
+    mask = 0
+    for rule in rules:
+        mask |= rule.bit
+    return mask
+
+
+def _matched(tests: _Tests, fields: Mapping[str, Any], now: datetime) -> int:
+    """The bit mask of the rules that are live at ``now`` and whose condition holds."""
     plain, scheduled = tests
-    hits = [order for order, test in plain if test(fields)]
-    if scheduled:
-        hits += [order for order, test, schedule in scheduled
-                 if schedule.active(now) and test(fields)]
-    return frozenset(hits)
+    hits = 0
+    for bit, test in plain:
+        if test(fields):
+            hits |= bit
+    for bit, test, schedule in scheduled:
+        if schedule.active(now) and test(fields):
+            hits |= bit
+    return hits
 
 
 def _ids(ids: frozenset[str]) -> str:

@@ -224,6 +224,22 @@ def test_equal_requests_share_one_outcome(make_context: Callable[..., Context]) 
     assert rules.evaluate(make_context(device="desktop"), "hero") is not first
 
 
+def test_evaluate_all_keeps_pages_apart_and_hands_out_copies(
+        make_context: Callable[..., Context]) -> None:
+    rules = _rules("""
+      - {name: a, when: {device.type: mobile}, then: {show: h-promo}}
+    """)
+    context = make_context("2026-12-10T12:00", device="mobile")
+    inside = rules.evaluate_all(context)
+    outside = rules.evaluate_all(context, datetime.fromisoformat("2026-11-30T23:59+02:00"))
+    assert "h-season" in inside["hero"].eligible and "h-season" not in outside["hero"].eligible
+    inside["hero"] = outside["hero"]  # the caller's dict is its own
+    again = rules.evaluate_all(make_context("2026-12-11T09:00", device="mobile", visits=5))
+    assert again is not inside and "h-season" in again["hero"].eligible
+    assert again["help"] is inside["help"] and again["hero"].pinned == "h-promo"
+    assert rules.evaluate_all(make_context("2026-12-10T12:00"))["hero"].pinned is None
+
+
 def test_rules_with_a_broken_value_type_in_context_do_not_raise(
         make_context: Callable[..., Context]) -> None:
     rules = _rules("""
