@@ -126,6 +126,9 @@ class LinearPolicy(Policy):
         self._prior: list[float] = []
         self._rows: list[list[np.ndarray]] = []
         self._rewards: list[list[float]] = []
+        # per arm: the totals its model was last rebuilt from, or None once it
+        # learned, popped or restored anything since (see load_totals)
+        self._loaded: list[Mapping[str, np.ndarray] | None] = []
 
     def _arm(self, arm: str) -> int:
         """Index of ``arm``, created with the prior when first seen."""
@@ -150,6 +153,7 @@ class LinearPolicy(Policy):
         self._prior.append(self.l2)
         self._rows.append([])
         self._rewards.append([])
+        self._loaded.append(None)
         return i
 
     def _check_x(self, x: np.ndarray) -> np.ndarray:
@@ -228,6 +232,7 @@ class LinearPolicy(Policy):
         self._rewards[i].append(r)
         self.counts_[i] += 1
         self._dn[i] += 1
+        self._loaded[i] = None
         if len(self._rows[i]) >= FOLD:
             self._fold(i)
         if self._prior[i] < 0.5 * self.l2:
@@ -242,6 +247,7 @@ class LinearPolicy(Policy):
         self._rewards[i].extend(r.tolist())
         self.counts_[i] += len(r)
         self._dn[i] += len(r)
+        self._loaded[i] = None
         self._fold(i)
         self._invert(i)
 
@@ -291,6 +297,7 @@ class LinearPolicy(Policy):
                 self._dA[i] = 0.0
                 self._db[i] = 0.0
                 self._dn[i] = 0
+                self._loaded[i] = None
         return delta
 
     def restore_delta(self, delta: Mapping[str, Mapping[str, np.ndarray]]) -> None:
@@ -305,13 +312,17 @@ class LinearPolicy(Policy):
             self._dA[i] += stats["A"]
             self._db[i] += stats["b"]
             self._dn[i] += int(stats["n"])
+            self._loaded[i] = None
 
     def load_totals(self, totals: Mapping[str, Mapping[str, np.ndarray]]) -> None:
         """Replace the model with the merged statistics of all workers.
 
         Each arm becomes ``A = λI + A_total + ΔA``, ``b = b_total + Δb`` (``Δ``:
         learned here and not yet popped), inverted exactly. An arm missing from
-        ``totals`` keeps only its un-popped delta.
+        ``totals`` keeps only its un-popped delta. An arm whose totals equal
+        those of the last call, and which has not learned, popped or restored
+        anything since, already is that model and is skipped: a sync in which
+        no worker learned anything inverts nothing.
 
         :param totals: per arm ``{"A": d × d, "b": d, "n": count}``, sums of deltas.
         """
@@ -327,13 +338,17 @@ class LinearPolicy(Policy):
             return
         eye = self.l2 * np.eye(self.n_features_in_)
         for i, arm in enumerate(self.arms_):
-            self._fold(i)
             stats = totals.get(arm, {})
+            loaded = self._loaded[i]
+            if loaded is not None and _equal(loaded, stats):
+                continue
+            self._fold(i)
             self._A[i] = eye + stats.get("A", 0.0) + self._dA[i]
             self._b[i] = stats.get("b", 0.0) + self._db[i]
             self.counts_[i] = int(stats.get("n", 0)) + self._dn[i]
             self._prior[i] = self.l2
             self._invert(i)
+            self._loaded[i] = {name: np.array(value) for name, value in stats.items()}
 
     def statistics(self, arm: str) -> dict[str, np.ndarray]:
         """The arm's current ``{"A", "b", "n"}`` (with the prior), for tests and reports.
@@ -449,6 +464,11 @@ class LinearPolicy(Policy):
     @abstractmethod
     def _preferences(self, mean: list[float], spread: list[float]) -> list[float]:
         """Choice probabilities before bounds, from each arm's ``θ·x`` and ``√(xᵀA⁻¹x)``."""
+
+
+def _equal(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:
+    """True when two groups of statistics hold the same arrays."""
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def _grown(array: np.ndarray, size: int) -> np.ndarray:

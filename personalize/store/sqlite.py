@@ -325,18 +325,16 @@ class SQLiteStore(Store):
 
     def get_stats(self, key: str) -> Stats:
         pending = self._writer.pending_deltas(key)
-        # Pending first, then one snapshot of `stats` and of how far this
-        # instance's writer got: a delta is counted once, whichever side of a
-        # commit this read falls on.
-        with self._transaction() as conn:
-            rows = conn.execute(
-                "SELECT name, shape, value FROM stats WHERE key = ?", (key,)
-            ).fetchall()
-            done = conn.execute(
-                "SELECT seq FROM writers WHERE id = ?", (self._writer.id,)
-            ).fetchone()
-        applied = done[0] if done else 0
-        stats = {name: array_from_bytes(value, loads(shape)) for name, shape, value in rows}
+        # Pending first, then one statement (one snapshot) reads `stats` and how
+        # far this instance's writer got: a delta is counted once, whichever
+        # side of a commit this read falls on. With no row the key has no
+        # committed delta, so every pending one counts.
+        rows = self._query(
+            "SELECT name, shape, value, (SELECT seq FROM writers WHERE id = ?) FROM stats "
+            "WHERE key = ?", (self._writer.id, key),
+        )
+        applied = (rows[0][3] or 0) if rows else 0
+        stats = {name: array_from_bytes(value, loads(shape)) for name, shape, value, _ in rows}
         for seq, arrays in pending:
             if seq > applied:
                 for name, array in arrays.items():

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from ..exceptions import StoreError
@@ -108,7 +108,9 @@ class Writer:
         self._has_work = threading.Condition(self._lock)
         self._progress = threading.Condition(self._lock)
         self._abandon = threading.Event()
-        self._queue: deque[tuple[int, Item]] = deque()
+        # Writes are numbered 1, 2, ... in queue order; only the oldest leave the
+        # queue, so its numbers are the contiguous run ending at ``_seq``.
+        self._queue: deque[Item] = deque()
         self._seq = 0
         self._profiles: dict[str, tuple[int, str]] = {}  # newest pending put per visitor
         self._deltas: dict[str, list[tuple[int, Stats]]] = {}
@@ -167,17 +169,17 @@ class Writer:
             raise StoreError("the store is closed; create a new one to keep using it")
         if self._error is not None:
             raise StoreError(f"SQLite {self.path}: the writer stopped: {self._error!r}")
-        for item in items:
-            self._seq += 1
-            self._queue.append((self._seq, item))
+        for seq, item in enumerate(items, self._seq + 1):
             if isinstance(item, Put):
-                self._profiles[item.visitor_id] = (self._seq, item.text)
+                self._profiles[item.visitor_id] = (seq, item.text)
             elif isinstance(item, Add):
-                self._deltas.setdefault(item.key, []).append((self._seq, item.arrays))
+                self._deltas.setdefault(item.key, []).append((seq, item.arrays))
+        self._queue.extend(items)
+        self._seq += len(items)
         overflow = len(self._queue) - self._max_pending
         if overflow > 0:
-            for _ in range(overflow):
-                self._unpend(*self._queue.popleft())
+            upto = self._oldest() + overflow - 1
+            self._unpend([self._queue.popleft() for _ in range(overflow)], upto)
             self.errors["dropped"] += overflow
             if not self._dropping:
                 self._dropping = True
@@ -188,17 +190,28 @@ class Writer:
                 )
         self._has_work.notify()
 
-    def _unpend(self, seq: int, item: Item) -> None:
-        """Remove the overlay entry of an item that was committed or dropped."""
-        if isinstance(item, Put):
-            if self._profiles.get(item.visitor_id, (0, ""))[0] == seq:
-                del self._profiles[item.visitor_id]
-        elif isinstance(item, Add):
-            left = [entry for entry in self._deltas.get(item.key, ()) if entry[0] != seq]
-            if left:
-                self._deltas[item.key] = left
-            else:
-                self._deltas.pop(item.key, None)
+    def _oldest(self) -> int:
+        """The number of the oldest queued write (``_seq + 1`` when none is)."""
+        return self._seq - len(self._queue) + 1
+
+    def _unpend(self, items: Iterable[Item], upto: int) -> None:
+        """Remove the overlay entries of ``items`` (committed or dropped) numbered up to ``upto``.
+
+        Only puts and deltas have entries; a newer write to the same visitor or
+        key (queued after ``upto``) keeps its own. Called with the lock held.
+        """
+        profiles, deltas = self._profiles, self._deltas
+        for item in items:
+            if isinstance(item, Put):
+                entry = profiles.get(item.visitor_id)
+                if entry is not None and entry[0] <= upto:
+                    del profiles[item.visitor_id]
+            elif isinstance(item, Add) and item.key in deltas:
+                left = [entry for entry in deltas[item.key] if entry[0] > upto]
+                if left:
+                    deltas[item.key] = left
+                else:
+                    del deltas[item.key]
 
     # -- waiting and stopping ---------------------------------------------
     def flush(self, timeout: float) -> None:
@@ -211,7 +224,7 @@ class Writer:
         self._hurry.set()
         with self._lock:
             target = self._seq
-            while self._queue and self._queue[0][0] <= target:
+            while self._queue and self._oldest() <= target:
                 if self._error is not None or not self._thread.is_alive():
                     raise StoreError(
                         f"SQLite {self.path}: {len(self._queue)} writes queued but the writer "
@@ -266,7 +279,8 @@ class Writer:
                     self._hurry.wait(self._linger)
                 self._hurry.clear()
                 with self._lock:
-                    batch = list(itertools.islice(self._queue, self._batch_size))
+                    batch = _Batch.of(itertools.islice(self._queue, self._batch_size),
+                                      self._oldest())
                 try:
                     if conn is None:
                         conn = self._connect()
@@ -279,7 +293,7 @@ class Writer:
                         self._last_error = err
                     log.warning(
                         "SQLite %s: committing %d queued writes failed (%s); retry %d in %.2fs",
-                        self.path, len(batch), err, failures, delay,
+                        self.path, batch.size, err, failures, delay,
                     )
                     self._abandon.wait(delay)
                     continue
@@ -288,10 +302,13 @@ class Writer:
                     log.error("SQLite %s: refused a statistics delta: %s", self.path, message)
                 with self._lock:
                     self.errors["shape"] += len(refused)
-                    while self._queue and self._queue[0][0] <= batch[-1][0]:
-                        self._unpend(*self._queue.popleft())
+                    # writes dropped meanwhile (past max_pending) have left already
+                    for _ in range(batch.last - self._oldest() + 1):
+                        self._queue.popleft()
+                    self._unpend(itertools.chain(batch.puts, batch.adds), batch.last)
                     self._dropping = False
                     self._progress.notify_all()
+                del batch  # free the committed writes now, while their memory is still cached
         except BaseException as err:
             log.exception("SQLite %s: the writer thread stopped", self.path)
             with self._lock:
@@ -302,21 +319,18 @@ class Writer:
             with self._lock:
                 self._progress.notify_all()
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[tuple[int, Item]]) -> list[str]:
+    def _commit(self, conn: sqlite3.Connection, batch: _Batch) -> list[str]:
         """Write ``batch`` in one transaction; messages of deltas refused for their shape."""
-        items = [item for _, item in batch]
         conn.execute("BEGIN IMMEDIATE")
         try:
             _insert_rows(conn, "INSERT OR REPLACE INTO profiles (visitor_id, data, updated)",
-                         [i for i in items if isinstance(i, Put)])
-            _insert_rows(conn, "INSERT INTO log (ts, type, visitor, decision, data)",
-                         [i for i in items if isinstance(i, Log)])
-            adds = [i for i in items if isinstance(i, Add)]
-            refused = _merge(conn, adds)
-            if adds:
+                         batch.puts)
+            _insert_rows(conn, "INSERT INTO log (ts, type, visitor, decision, data)", batch.logs)
+            refused = _merge(conn, batch.adds)
+            if batch.adds:
                 conn.execute(
                     "INSERT OR REPLACE INTO writers (id, seq, updated) VALUES (?, ?, ?)",
-                    (self.id, batch[-1][0], self._clock()),
+                    (self.id, batch.last, self._clock()),
                 )
             conn.execute("COMMIT")
         except BaseException:
@@ -324,6 +338,33 @@ class Writer:
                 conn.execute("ROLLBACK")
             raise
         return refused
+
+
+class _Batch(NamedTuple):
+    """Queued writes taken for one transaction, split by kind."""
+
+    last: int  # queue number of the newest write in it
+    size: int
+    puts: list[Put]
+    logs: list[Log]
+    adds: list[Add]
+
+    @classmethod
+    def of(cls, items: Iterable[Item], first: int) -> _Batch:
+        """Split queued writes (at least one), numbered from ``first``, by kind in one pass."""
+        puts: list[Put] = []
+        logs: list[Log] = []
+        adds: list[Add] = []
+        size = 0
+        for item in items:
+            size += 1
+            if isinstance(item, Log):  # the common case first
+                logs.append(item)
+            elif isinstance(item, Put):
+                puts.append(item)
+            else:
+                adds.append(item)
+        return cls(first + size - 1, size, puts, logs, adds)
 
 
 def _insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -337,7 +378,7 @@ def _insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, 
         chunk = rows[start:start + _ROWS_PER_STATEMENT]
         row = "(" + ",".join("?" * len(chunk[0])) + ")"
         conn.execute(f"{head} VALUES {','.join([row] * len(chunk))}",
-                     [value for item in chunk for value in item])
+                     list(itertools.chain.from_iterable(chunk)))
 
 
 def _merge(conn: sqlite3.Connection, adds: list[Add]) -> list[str]:

@@ -162,7 +162,7 @@ def test_a_delta_committed_but_still_in_the_overlay_counts_once(
     committed, release = threading.Event(), threading.Event()
     commit = store._writer._commit
 
-    def commit_then_pause(conn: sqlite3.Connection, batch: list[Any]) -> list[str]:
+    def commit_then_pause(conn: sqlite3.Connection, batch: Any) -> list[str]:
         refused = commit(conn, batch)
         committed.set()
         release.wait(5)  # the writer has not yet removed the batch from the overlay
