@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,24 +83,42 @@ class PersonalizeRequest:
         self.switch_to: str | None = None
         self.started = time.perf_counter()
         self.spent = 0.0
+        #: the page's exposures so far, for budgets that count across slots
+        self._shown: list[Exposure] = []
+        # computed on first use. Not functools.cached_property: on Python 3.11 it
+        # holds one lock per property for the whole process while computing, so on a
+        # threaded server every request would wait for any other's profile read
+        self._visit: Visit | None = None
+        self._classified = False
+        self._outcomes: Mapping[str, RuleOutcome] | None = None
 
-    @cached_property
+    @property
+    def classified(self) -> bool:
+        """True once the request's context was built (or its building failed)."""
+        return self._classified
+
+    @property
     def visit(self) -> Visit | None:
         """The request's context and profile, or ``None`` if classification failed."""
-        start = time.perf_counter()
-        try:
-            return self.engine.visit(self.environ)
-        except Exception:  # noqa: BLE001 - fail open: the host page must render
-            self.fail("context", "")
-            return None
-        finally:
-            self.spent += time.perf_counter() - start
+        if not self._classified:
+            self._classified = True
+            start = time.perf_counter()
+            try:
+                self._visit = self.engine.visit(self.environ)
+            except Exception:  # noqa: BLE001 - fail open: the host page must render
+                self.fail("context", "")
+            finally:
+                self.spent += time.perf_counter() - start
+        return self._visit
 
-    @cached_property
+    @property
     def outcomes(self) -> Mapping[str, RuleOutcome]:
         """What the rules say about every slot, evaluated once per request."""
-        visit = self.visit
-        return {} if visit is None else self.engine.ruleset.evaluate_all(visit.context)
+        if self._outcomes is None:
+            visit = self.visit
+            self._outcomes = ({} if visit is None
+                              else self.engine.ruleset.evaluate_all(visit.context))
+        return self._outcomes
 
     def decision(self, slot: str) -> Decision | None:
         """The slot's decision (made once per request); ``None`` if even the default failed."""
@@ -112,9 +129,7 @@ class PersonalizeRequest:
         try:
             visit = self.visit
             if visit is not None:
-                shown = [Exposure(d.slot, d.variant, tuple(d.tags), 0.0)
-                         for d in self.decisions.values()]
-                decision = self.engine.decide(visit.context, slot, shown,
+                decision = self.engine.decide(visit.context, slot, self._shown,
                                               outcome=self.outcomes.get(slot))
         except ConfigError as err:
             # a template naming an unknown slot: the page's own fallback shows
@@ -132,6 +147,7 @@ class PersonalizeRequest:
                 self.spent += time.perf_counter() - start
                 return None
         self.decisions[slot] = decision
+        self._shown.append(Exposure(decision.slot, decision.variant, tuple(decision.tags), 0.0))
         self.spent += time.perf_counter() - start
         return decision
 
@@ -363,7 +379,7 @@ def personalize_headers(request: PersonalizeRequest, status: str,
         out = [(k, v) for k, v in out if k.lower() != "cache-control"]
         out.append(("Cache-Control", ", ".join(["private", *kept])))
     out.append(("Server-Timing", f"personalize;dur={request.spent * 1000:.2f}"))
-    visit = request.__dict__.get("visit")
+    visit = request.visit if request.classified else None
     cookie = visit.new_visitor_cookie if visit is not None else None
     if request.switch_to is not None:
         cookie = request.engine.contexts.visitor_ids.sign(request.switch_to)
@@ -379,7 +395,7 @@ def commit(request: PersonalizeRequest, status: str) -> None:
     observe = request.engine.observe_latency
     if observe is not None and (request.decisions or request.failed):
         observe(request.spent)
-    visit = request.__dict__.get("visit")
+    visit = request.visit if request.classified else None
     if visit is None or not request.decisions or status.startswith("5"):
         return
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,36 @@ def test_an_unknown_slot_leaves_the_markers_own_content(client: Client) -> None:
                               mimetype="text/html")(e, s),
         engine=client.application.engine)
     assert BufferedClient(app).get("/").get_data() == b'<p data-personalize-slot="nope">mine</p>'
+
+
+def test_a_slow_profile_read_does_not_hold_up_other_threads(
+        engine: Personalizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a threaded server one visitor's stalled store read must not queue everyone else."""
+    client = BufferedClient(PersonalizeMiddleware(host_app, engine=engine))
+    slow, fast = BufferedClient(client.application), client
+    slow.get("/", headers={"User-Agent": IPHONE})  # returning visitors: profiles are read
+    fast.get("/", headers={"User-Agent": DESKTOP})
+    stalled, release = threading.Event(), threading.Event()
+    read = engine.store.get_profile
+
+    def get_profile(visitor: str) -> Any:
+        if threading.current_thread().name == "slow-visitor":
+            stalled.set()
+            release.wait(10)
+        return read(visitor)
+
+    monkeypatch.setattr(engine.store, "get_profile", get_profile)
+    thread = threading.Thread(target=slow.get, args=("/",), name="slow-visitor",
+                              kwargs={"headers": {"User-Agent": IPHONE}})
+    thread.start()
+    try:
+        assert stalled.wait(10)
+        done = threading.Event()
+        other = threading.Thread(target=lambda: (fast.get("/", headers={"User-Agent": DESKTOP}),
+                                                 done.set()))
+        other.start()
+        assert done.wait(5), "another visitor's request waited for the stalled profile read"
+        other.join()
+    finally:
+        release.set()
+        thread.join(10)
