@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -146,12 +145,11 @@ def status(ruleset: RuleSet, store: Store, *, now: float) -> dict[str, Any]:
     for guardrail in build_guardrails(settings, store, lambda: now, slots=ruleset.slots):
         if isinstance(guardrail, ExperienceMonitor):
             # counts only: a status query must not pause anything itself
-            counting = replace(settings.experience_monitor, enabled=False)
-            guardrail = ExperienceMonitor(counting, store, slots=ruleset.slots,
-                                          clock=lambda: now)
+            guardrail = ExperienceMonitor(settings.experience_monitor, store,
+                                          slots=ruleset.slots, clock=lambda: now,
+                                          pausing=False)
             guardrail.replay(store.read_log(since=now - REPLAY_SECONDS, types=RECORD_TYPES))
             report = guardrail.report()
-            report["enabled"] = settings.experience_monitor.enabled
         else:
             report = guardrail.report()
         reports[guardrail.name] = report

@@ -122,6 +122,8 @@ class ExperienceMonitor(Guardrail):
         monitor knows each slot's default (it also learns it from every ``before``).
     :param clock: returns epoch seconds; tests pass a fake one.
     :param refresh_seconds: how often pauses and resumes are re-read from the store.
+    :param pausing: ``False`` for a read-only monitor (``guardrails status``): it
+        counts and reports, ramp-up included, but never pauses anything itself.
     :raises ConfigError: unknown signals, ``alpha`` outside (0, 1), ``harm_ratio``
         below 1, or a ramp-up ``share`` outside (0, 1] or negative ``exposures``.
     """
@@ -130,8 +132,10 @@ class ExperienceMonitor(Guardrail):
 
     def __init__(self, settings: ExperienceSettings, store: Store, *,
                  slots: Mapping[str, Slot] | None = None,
-                 clock: Callable[[], float] = time.time, refresh_seconds: float = 5.0) -> None:
+                 clock: Callable[[], float] = time.time, refresh_seconds: float = 5.0,
+                 pausing: bool = True) -> None:
         self.enabled = bool(settings.enabled)
+        self.pausing = pausing
         self.signals = tuple(settings.signals)
         if not self.signals or set(self.signals) - EXPERIENCE_SIGNALS:
             raise ConfigError("guardrails.experience_monitor.signals",
@@ -404,7 +408,8 @@ class ExperienceMonitor(Guardrail):
     def _check(self, pair: Pair) -> None:
         slot, variant = pair
         default = self._defaults.get(slot)
-        if not self.enabled or default is None or variant == default or pair in self._paused:
+        if (not (self.enabled and self.pausing) or default is None or variant == default
+                or pair in self._paused):
             return
         v, d = self._counts.get(pair), self._counts.get((slot, default))
         if v is None or d is None:

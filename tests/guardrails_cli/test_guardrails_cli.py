@@ -204,3 +204,20 @@ def test_broken_rules_exit_1(store_url: str, tmp_path: Path) -> None:
     result = invoke(store_url, broken, "status")
     assert result.exit_code == 1
     assert "not usable" in result.output
+
+
+def test_status_lists_the_variants_still_ramping_up(store_url: str, tmp_path: Path) -> None:
+    directory = tmp_path / "ramp-rules"
+    directory.mkdir()
+    (directory / "rules.yaml").write_text(textwrap.dedent(RULES).replace(
+        "harm_ratio: 1.5}", "harm_ratio: 1.5,\n                       "
+        "ramp_up: {share: 0.2, exposures: 150}}"), encoding="utf-8")
+    store = open_store(store_url)
+    store.append(harmful_traffic(400, time.time() - 3600))  # 200 of promo-push, none of bundle
+    store.close()
+    result = invoke(store_url, directory, "status", "--json")
+    assert result.exit_code == 0, result.output
+    monitor = next(g["report"] for g in json.loads(result.output)["guardrails"]
+                   if g["name"] == "experience_monitor")
+    assert monitor["ramp_up"]["variants"] == ["promo:promo-bundle"]
+    assert json.loads(result.output)["paused"] == []  # still only a reader
