@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import threading
 from collections.abc import Iterable, Iterator
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from personalize.engine import Personalizer
@@ -255,3 +256,29 @@ def test_a_slow_profile_read_does_not_hold_up_other_threads(
     finally:
         release.set()
         thread.join(10)
+
+
+def test_a_finished_request_leaves_no_reference_cycle(engine: Personalizer) -> None:
+    """Garbage only the cyclic collector frees makes collections frequent and slow."""
+    def plain_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        environ["personalize"].slot("promo")
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [MARKED]
+
+    app = PersonalizeMiddleware(plain_app, engine=engine)
+    cookie = BufferedClient(app).get("/", headers={"User-Agent": IPHONE}).headers["Set-Cookie"]
+    environs = [EnvironBuilder(path="/", headers={"User-Agent": IPHONE,
+                                                  "Cookie": cookie.split(";")[0]}).get_environ()
+                for _ in range(3)]
+    gc.collect()
+    gc.disable()
+    try:
+        while environs:  # a returning visitor: profile, decisions, log
+            response = app(environs.pop(), lambda status, headers, exc_info=None: None)
+            b"".join(response)
+            response.close()  # type: ignore[attr-defined]
+            del response  # with the environ, nothing of the request is referenced now
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable == 0
