@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple, overload
 
@@ -265,7 +266,8 @@ def history_of(profile: Mapping[str, Any] | None, now: float) -> History:
     """The :class:`History` a profile describes at epoch time ``now``."""
     if not profile:
         return ANONYMOUS
-    profile = _current(profile)
+    if profile.get("v") != PROFILE_VERSION:  # read-only here: a current one needs no copy
+        profile = _current(profile)
     first = float(profile.get("first", now))
     last_conv = profile.get("lastconv")
     channel = profile.get("referrer")
@@ -285,8 +287,13 @@ def history_of(profile: Mapping[str, Any] | None, now: float) -> History:
         feedback_negative=int(profile.get("fb-", 0)),
         exposures=ExposureLog(profile["shown"], profile["exposures"]),
         last_shown={k: (str(v[0]), float(v[1])) for k, v in profile.get("slots", {}).items()},
-        channel=Referrer(*channel) if channel else None,
+        channel=_stored_channel(*channel) if channel else None,
     )
+
+
+#: A visit's channel as read back from its profile, on each of the visit's pages;
+#: a :class:`Referrer` is immutable, so the pages of all visits from one channel share one.
+_stored_channel = lru_cache(maxsize=1024)(Referrer)
 
 
 def _referrer_fields(referrer: Referrer) -> list[str]:

@@ -185,13 +185,23 @@ def classify_referrer(referer: str | None, query_string: str, host: str,
     """
     params = _read_query(query_string) if "=" in query_string else {}
     ref_host = _referer_host(referer) if referer else ""
-    if not params and not ref_host:
+    if params:
+        return _classify(params, ref_host, host, tuple(internal_hosts))
+    if not ref_host:
         return DIRECT
+    # Most requests carry no campaign parameters, so their channel follows from
+    # the hosts alone: cache it by host names, never by a URL's path or query.
+    return _by_host(ref_host, host, tuple(internal_hosts))
+
+
+def _classify(params: Mapping[str, str], ref_host: str, host: str,
+              internal_hosts: tuple[str, ...]) -> Referrer:
+    """The channel of a request whose campaign parameters and referring host are read."""
     medium = params.get("utm_medium", "")
     utm_source = params.get("utm_source", "")
     click_id = _click_id(params) if params else ""
     named = _known_source(utm_source) if utm_source else None
-    internal = bool(ref_host) and _is_internal(ref_host, _site_hosts(host, tuple(internal_hosts)))
+    internal = bool(ref_host) and _is_internal(ref_host, _site_hosts(host, internal_hosts))
     ref_hit = _host_hit(ref_host) if ref_host and not internal else None
 
     m = _word(medium)
@@ -223,6 +233,12 @@ def classify_referrer(referer: str | None, query_string: str, host: str,
     else:
         source = ""
     return Referrer(kind, source, ref_host, medium, params.get("utm_campaign", ""), click_id)
+
+
+@lru_cache(maxsize=1024)
+def _by_host(ref_host: str, host: str, internal_hosts: tuple[str, ...]) -> Referrer:
+    """The channel of a request with a ``Referer`` and no campaign parameters."""
+    return _classify({}, ref_host, host, internal_hosts)
 
 
 def _read_query(query_string: str) -> dict[str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from personalize.context.history import (
@@ -10,6 +13,7 @@ from personalize.context.history import (
     PROFILE_VERSION,
     Exposure,
     ExposureLog,
+    _stored_channel,
     advance,
     chosen_since,
     history_of,
@@ -242,3 +246,25 @@ def test_a_tampered_cookie_is_a_new_visitor_not_an_error(tamper) -> None:  # typ
 )
 def test_request_cookies_match_werkzeug(header: str, expected: dict[str, str]) -> None:
     assert request_cookies({"HTTP_COOKIE": header}) == expected
+
+
+def test_a_channel_read_back_is_shared_but_equal_and_its_cache_bounded() -> None:
+    profile = pageviews([(0.0, "/", EMAIL), (10.0, "/cart", INTERNAL)])
+    first, again = history_of(profile, 20.0).channel, history_of(dict(profile), 30.0).channel
+    assert first == EMAIL and first is again
+    size = _stored_channel.cache_info().maxsize
+    assert size is not None
+    for i in range(size + 10):
+        history_of(pageviews([(0.0, "/", Referrer("email", campaign=f"c{i}"))]), 1.0)
+    assert _stored_channel.cache_info().currsize <= size
+
+
+def test_the_mac_is_keyed_blake2b_of_the_id() -> None:
+    # the cookie format: id, then the unpadded url-safe base64 of this MAC
+    secret, visitor = "a-secret-for-tests-only", "0123456789abcdef" * 2
+    key = hashlib.sha256(b"personalize.visitor|" + secret.encode()).digest()
+    mac = hashlib.blake2b(visitor.encode(), key=key, digest_size=32).digest()
+    signature = base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    ids = VisitorIds(secret)
+    for _ in range(2):  # the keyed state is copied, never consumed
+        assert ids.sign(visitor) == f"{visitor}.{signature}"

@@ -18,6 +18,9 @@ from personalize.context.referrer import (
     MAX_VALUE,
     TABLE,
     Referrer,
+    _by_host,
+    _classify,
+    _referer_host,
     classify_referrer,
     compile_table,
     lookup_host,
@@ -167,3 +170,24 @@ def test_never_raises_on_url_shaped_text(scheme: str, userinfo: str | None, host
     got = classify_referrer(referer, query_string, "Shop.Example:80")
     _check(got)
     assert got.domain == got.domain.lower()
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c["id"]) for c in CASES
+                                  if "=" not in c["query"] and c["referer"]])
+def test_a_cached_channel_is_the_one_classified_afresh(case: dict[str, Any]) -> None:
+    host, internal = case.get("host", "shop.example"), tuple(case.get("internal_hosts", ()))
+    first = classify_referrer(case["referer"], case["query"], host, internal)
+    referer_host = _referer_host(case["referer"])
+    fresh = _classify({}, referer_host, host, internal) if referer_host else first
+    assert first == fresh == classify_referrer(case["referer"], case["query"], host, internal)
+
+
+def test_the_channel_cache_is_keyed_by_hosts_and_bounded() -> None:
+    a = classify_referrer("https://www.google.com/search?q=one", "", "shop.example")
+    b = classify_referrer("https://www.google.com/other/path", "page=2", "shop.example")
+    assert a is b  # the path and a query without campaign parameters are not in the key
+    size = _by_host.cache_info().maxsize
+    assert size is not None
+    for i in range(size + 10):
+        classify_referrer(f"https://site{i}.example/", "", "shop.example")
+    assert _by_host.cache_info().currsize <= size
