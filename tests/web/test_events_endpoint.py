@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import logging
@@ -469,3 +471,13 @@ def test_random_bytes_never_get_a_500(method: str, body: bytes, content_type: st
 def test_random_json_never_gets_a_500(payload: Any, visitor: str | None) -> None:
     headers = {} if visitor is None else {"X-Visitor": visitor}
     check_answer(_FUZZ.post(json.dumps(payload).encode(), headers=headers))
+
+
+def test_decision_ids_keep_their_format_and_key() -> None:
+    """Ids issued before a deployment must verify after it: the MAC and layout are a contract."""
+    token = DecisionSigner("a-secret", clock=lambda: 1000.0).sign("v1", "hero", "hero-sale")
+    payload = b"v1|hero|hero-sale|1000.000"
+    key = hashlib.sha256(b"personalize.decision|a-secret").digest()
+    mac = hashlib.blake2b(payload, key=key, digest_size=16).digest()
+    assert token == (base64.urlsafe_b64encode(payload).rstrip(b"=").decode() + "."
+                     + base64.urlsafe_b64encode(mac).rstrip(b"=").decode())
