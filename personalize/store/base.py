@@ -147,8 +147,23 @@ def dumps(value: Any) -> str:
 
     orjson is about ten times faster than the standard library here, and
     every page view serialises its exposures and the visitor's profile.
+    Keys that are not strings (``{1: ...}``) are written as strings, but
+    orjson's option for that slows every dict by about 40%, string keys too,
+    and the request path has only string keys: it is used when a key needs it.
     """
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError: a key that is not a str, or a bad value
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def dumps_mapping(value: Mapping[str, Any]) -> str:
+    """:func:`dumps` of a record, profile or state document given as any mapping.
+
+    A plain dict is written as it is: copying each of a page's records into
+    a new dict only to serialise it was a tenth of what appending them cost.
+    """
+    return dumps(value if type(value) is dict else dict(value))
 
 
 def loads(text: str | bytes) -> Any:
@@ -165,7 +180,9 @@ def check_records(records: Sequence[Record]) -> None:
     """
     for index, record in enumerate(records):
         ts = record.get("ts")
-        if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+        # ``type(ts) is float`` first: it is what every record the engine builds
+        # carries, and it settles the check without the two isinstance calls
+        if type(ts) is not float and (isinstance(ts, bool) or not isinstance(ts, (int, float))):
             raise ValueError(
                 f"record {index}: expected 'ts' as epoch seconds (a number), got {ts!r}"
             )

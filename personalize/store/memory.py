@@ -30,7 +30,7 @@ from .base import (
     check_delta,
     check_records,
     check_shapes,
-    dumps,
+    dumps_mapping,
     loads,
 )
 
@@ -70,7 +70,7 @@ class MemoryStore(Store):
         return None if entry is None else dict(loads(entry[0]))
 
     def put_profile(self, visitor_id: str, profile: Mapping[str, Any]) -> None:
-        text = dumps(dict(profile))
+        text = dumps_mapping(profile)
         with self._lock:
             self._check_open()
             self._profiles[visitor_id] = (text, self.clock())
@@ -78,7 +78,7 @@ class MemoryStore(Store):
     # -- the log ----------------------------------------------------------
     def append(self, records: Sequence[Record]) -> None:
         check_records(records)
-        rows = [(float(r["ts"]), r["type"], r.get("visitor"), dumps(dict(r))) for r in records]
+        rows = [(float(r["ts"]), r["type"], r.get("visitor"), dumps_mapping(r)) for r in records]
         with self._lock:
             self._check_open()
             self._log.extend(rows)
@@ -136,7 +136,7 @@ class MemoryStore(Store):
         return None if text is None else dict(loads(text))
 
     def set_state(self, key: str, value: Mapping[str, Any] | None) -> None:
-        text = None if value is None else dumps(dict(value))
+        text = None if value is None else dumps_mapping(value)
         with self._lock:
             self._check_open()
             if text is None:

@@ -69,6 +69,7 @@ from .base import (
     check_records,
     check_shapes,
     dumps,
+    dumps_mapping,
     loads,
 )
 
@@ -222,7 +223,7 @@ class RedisStore(Store):
         return None if text is None else dict(loads(text))
 
     def put_profile(self, visitor_id: str, profile: Mapping[str, Any]) -> None:
-        text = dumps(dict(profile))
+        text = dumps_mapping(profile)
         now = self.clock()
         with self._errors() as r:
             pipe = r.pipeline(transaction=True)
@@ -241,7 +242,7 @@ class RedisStore(Store):
         args: list[Any] = [self._log_maxlen, f"{self.prefix}lv:", self._profile_ttl_ms]
         for record in records:
             args += [repr(float(record["ts"])), record["type"], record.get("visitor") or "",
-                     dumps(dict(record))]
+                     dumps_mapping(record)]
         with self._errors():
             self._append(keys=[self._log_key], args=args)
 
@@ -336,7 +337,7 @@ class RedisStore(Store):
             if value is None:
                 r.hdel(self._state_key, key)
             else:
-                r.hset(self._state_key, key, dumps(dict(value)))
+                r.hset(self._state_key, key, dumps_mapping(value))
 
     def list_state(self, prefix: str) -> dict[str, dict[str, Any]]:
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"

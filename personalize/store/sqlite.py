@@ -80,7 +80,7 @@ from .base import (
     array_from_bytes,
     check_delta,
     check_records,
-    dumps,
+    dumps_mapping,
     loads,
 )
 from .sqlite_writer import Log, Put, Writer
@@ -114,7 +114,8 @@ class SQLiteStore(Store):
     :param timeout: seconds a statement waits for another connection's lock.
     :param flush_timeout: seconds :meth:`flush` and :meth:`close` wait before
         raising :class:`~personalize.exceptions.StoreError`.
-    :param batch_size: most queued writes committed in one transaction.
+    :param batch_size: most queued writes committed in one transaction; a
+        write is one ``put_profile``, ``append`` (all its records) or ``add_stats``.
     :param max_pending: most writes kept queued while the file is unwritable.
     :param retry_max: longest pause between retries of a failed batch.
     """
@@ -262,14 +263,12 @@ class SQLiteStore(Store):
         return dict(loads(rows[0][0])) if rows else None
 
     def put_profile(self, visitor_id: str, profile: Mapping[str, Any]) -> None:
-        text = dumps(dict(profile))
-        self._writer.submit([Put(visitor_id, text, self.clock())])
+        self._writer.submit(Put(visitor_id, dumps_mapping(profile), self.clock()))
 
     # -- the log ----------------------------------------------------------
     def append(self, records: Sequence[Record]) -> None:
         check_records(records)
-        texts = [dumps(dict(r)) for r in records]
-        self._writer.submit([_log_item(r, t) for r, t in zip(records, texts, strict=True)])
+        self._writer.submit(Log.of(records))
 
     def read_log(
         self,
@@ -350,9 +349,8 @@ class SQLiteStore(Store):
         if value is None:
             self._query("DELETE FROM state WHERE key = ?", (key,))
         else:
-            self._query(
-                "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", (key, dumps(dict(value)))
-            )
+            self._query("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                        (key, dumps_mapping(value)))
 
     def list_state(self, prefix: str) -> dict[str, dict[str, Any]]:
         rows = self._query(
@@ -427,14 +425,6 @@ class SQLiteStore(Store):
                 readers, self._readers = self._readers, []
             for _ref, conn in readers:
                 conn.close()
-
-
-def _log_item(record: Record, text: str) -> Log:
-    decision = record.get("decision")  # indexed when it is a decision id
-    return Log(
-        float(record["ts"]), record["type"], record.get("visitor"),
-        decision if isinstance(decision, str) else None, text,
-    )
 
 
 def _close_at_exit(ref: weakref.ref[SQLiteStore]) -> None:

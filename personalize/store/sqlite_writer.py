@@ -16,17 +16,19 @@ import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from ..exceptions import StoreError
 from .base import (
+    Record,
     Shape,
     Stats,
     array_from_bytes,
     array_to_bytes,
     check_shapes,
     dumps,
+    dumps_mapping,
     loads,
 )
 
@@ -35,10 +37,12 @@ log = logging.getLogger("personalize.store")
 _RETRY_MIN = 0.05
 #: rows per INSERT statement: 5 columns x 100 stays far below SQLite's 32,766 variables
 _ROWS_PER_STATEMENT = 100
+#: the columns of a :class:`Log`'s parameters, in their order
+_LOG_COLUMNS = ("ts", "type", "visitor", "decision", "data")
 
 
 class Put(NamedTuple):
-    """Replace a profile."""
+    """Replace a profile; the fields are its ``profiles`` row, in column order."""
 
     visitor_id: str
     text: str
@@ -46,13 +50,24 @@ class Put(NamedTuple):
 
 
 class Log(NamedTuple):
-    """Append one record; ``decision`` is indexed when it is a decision id."""
+    """Append the records of one ``append`` call.
 
-    ts: float
-    type: str
-    visitor: str | None
-    decision: str | None
-    text: str
+    ``params`` are the ``INSERT``'s parameters, :data:`_LOG_COLUMNS` per record
+    in order, ready for the writer to pass on: one queued write per call, and
+    no per-record object for the request to build or the writer to take apart.
+    """
+
+    params: list[Any]
+
+    @classmethod
+    def of(cls, records: Iterable[Record]) -> Log:
+        """The write of checked records (see :func:`~.base.check_records`)."""
+        params: list[Any] = []
+        for record in records:
+            decision = record.get("decision")  # indexed when it is a decision id
+            params += (float(record["ts"]), record["type"], record.get("visitor"),
+                       decision if isinstance(decision, str) else None, dumps_mapping(record))
+        return cls(params)
 
 
 class Add(NamedTuple):
@@ -67,6 +82,9 @@ Item = Put | Log | Add
 
 class Writer:
     """Queue writes and commit them from one thread, retrying while the file refuses.
+
+    A write is one :class:`Put`, :class:`Log` (every record of one ``append``)
+    or :class:`Add`; ``batch_size`` and ``max_pending`` count them.
 
     :param path: the database, named in messages.
     :param connect: opens the writer's own connection.
@@ -141,13 +159,13 @@ class Writer:
             return dict(self._shapes.get(key, {}))
 
     # -- queueing ---------------------------------------------------------
-    def submit(self, items: list[Item]) -> None:
-        """Queue ``items`` in order.
+    def submit(self, item: Put | Log) -> None:
+        """Queue a write.
 
         :raises StoreError: the queue is closed or its thread has stopped.
         """
         with self._lock:
-            self._submit(items)
+            self._submit(item)
 
     def submit_delta(self, key: str, arrays: Stats, stored: dict[str, Shape]) -> None:
         """Queue a delta after checking it against the shapes stored and queued.
@@ -160,27 +178,31 @@ class Writer:
             for name, shape in stored.items():
                 shapes.setdefault(name, shape)
             check_shapes(key, shapes, arrays)
-            self._submit([Add(key, arrays)])
+            self._submit(Add(key, arrays))
             for name, array in arrays.items():
                 shapes.setdefault(name, array.shape)
 
-    def _submit(self, items: list[Item]) -> None:
+    def _submit(self, item: Item) -> None:
         if self._closed:
             raise StoreError("the store is closed; create a new one to keep using it")
         if self._error is not None:
             raise StoreError(f"SQLite {self.path}: the writer stopped: {self._error!r}")
-        for seq, item in enumerate(items, self._seq + 1):
-            if isinstance(item, Put):
-                self._profiles[item.visitor_id] = (seq, item.text)
-            elif isinstance(item, Add):
-                self._deltas.setdefault(item.key, []).append((seq, item.arrays))
-        self._queue.extend(items)
-        self._seq += len(items)
-        overflow = len(self._queue) - self._max_pending
-        if overflow > 0:
-            upto = self._oldest() + overflow - 1
-            self._unpend([self._queue.popleft() for _ in range(overflow)], upto)
-            self.errors["dropped"] += overflow
+        queue = self._queue
+        self._seq += 1
+        if isinstance(item, Put):
+            self._profiles[item.visitor_id] = (self._seq, item.text)
+        elif isinstance(item, Add):
+            self._deltas.setdefault(item.key, []).append((self._seq, item.arrays))
+        queue.append(item)
+        if len(queue) == 1:
+            # The thread waits for work only on an empty queue, so only the
+            # first write wakes it; notify() costs a microsecond even when no
+            # one waits, and most writes join a queue that is lingering.
+            self._has_work.notify()
+        if len(queue) > self._max_pending:
+            oldest = self._oldest()
+            self._unpend([queue.popleft()], oldest)
+            self.errors["dropped"] += 1
             if not self._dropping:
                 self._dropping = True
                 log.warning(
@@ -188,7 +210,6 @@ class Writer:
                     "oldest until the database takes writes again",
                     self.path, self._max_pending, self._last_error,
                 )
-        self._has_work.notify()
 
     def _oldest(self) -> int:
         """The number of the oldest queued write (``_seq + 1`` when none is)."""
@@ -324,8 +345,9 @@ class Writer:
         conn.execute("BEGIN IMMEDIATE")
         try:
             _insert_rows(conn, "INSERT OR REPLACE INTO profiles (visitor_id, data, updated)",
-                         batch.puts)
-            _insert_rows(conn, "INSERT INTO log (ts, type, visitor, decision, data)", batch.logs)
+                         len(Put._fields), list(itertools.chain.from_iterable(batch.puts)))
+            _insert_rows(conn, f"INSERT INTO log ({', '.join(_LOG_COLUMNS)})", len(_LOG_COLUMNS),
+                         batch.log_params)
             refused = _merge(conn, batch.adds)
             if batch.adds:
                 conn.execute(
@@ -346,39 +368,40 @@ class _Batch(NamedTuple):
     last: int  # queue number of the newest write in it
     size: int
     puts: list[Put]
-    logs: list[Log]
+    log_params: list[Any]  # of every Log in it, joined
     adds: list[Add]
 
     @classmethod
     def of(cls, items: Iterable[Item], first: int) -> _Batch:
         """Split queued writes (at least one), numbered from ``first``, by kind in one pass."""
         puts: list[Put] = []
-        logs: list[Log] = []
+        log_params: list[Any] = []
         adds: list[Add] = []
         size = 0
         for item in items:
             size += 1
             if isinstance(item, Log):  # the common case first
-                logs.append(item)
+                log_params += item.params
             elif isinstance(item, Put):
                 puts.append(item)
             else:
                 adds.append(item)
-        return cls(first + size - 1, size, puts, logs, adds)
+        return cls(first + size - 1, size, puts, log_params, adds)
 
 
-def _insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (in order) with one multi-row statement per chunk.
+def _insert_rows(conn: sqlite3.Connection, head: str, width: int, params: list[Any]) -> None:
+    """Insert rows of ``width`` columns, given as their ``params`` in order, in chunks.
 
     ``executemany`` steps once per row, and every step hands the GIL to the
     request threads and takes it back: a batch of a few hundred rows made
-    requests wait milliseconds for it. One statement per chunk is one step.
+    requests wait milliseconds for it. One multi-row statement per chunk is
+    one step.
     """
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start:start + _ROWS_PER_STATEMENT]
-        row = "(" + ",".join("?" * len(chunk[0])) + ")"
-        conn.execute(f"{head} VALUES {','.join([row] * len(chunk))}",
-                     list(itertools.chain.from_iterable(chunk)))
+    row = "(" + ",".join("?" * width) + ")"
+    step = width * _ROWS_PER_STATEMENT
+    for start in range(0, len(params), step):
+        chunk = params[start:start + step]
+        conn.execute(f"{head} VALUES {','.join([row] * (len(chunk) // width))}", chunk)
 
 
 def _merge(conn: sqlite3.Connection, adds: list[Add]) -> list[str]:

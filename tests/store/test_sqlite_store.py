@@ -228,6 +228,22 @@ def test_interpreter_exit_without_close_still_commits(path: Path) -> None:
     assert raw(path, "SELECT data FROM profiles") == [('{"visits":1}',)]
 
 
+def test_an_append_is_one_queued_write_whatever_its_records(path: Path) -> None:
+    store = SQLiteStore(path, timeout=0.05, max_pending=2, retry_max=0.05)
+    try:
+        with write_locked(path):
+            store.append([{"ts": i, "type": "exposure", "n": i} for i in range(3)])
+            store.put_profile("v1", {})
+            assert store.errors["dropped"] == 0
+            store.put_profile("v2", {})
+            assert store.errors["dropped"] == 1  # the three records, together
+        store.flush()
+    finally:
+        store.close()
+    assert raw(path, "SELECT count(*) FROM log") == [(0,)]
+    assert raw(path, "SELECT visitor_id FROM profiles ORDER BY 1") == [("v1",), ("v2",)]
+
+
 def test_close_that_cannot_commit_raises_and_counts_the_loss(
     path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +48,24 @@ def test_profile_round_trips(store: Store, profile: dict[str, Any]) -> None:
     store.put_profile("v1", profile)
     assert store.get_profile("v1") == profile
     assert store.get_profile("v2") is None
+
+
+def test_keys_that_are_not_strings_are_stored_as_strings(store: Store) -> None:
+    store.put_profile("v1", {"counts": {1: "a", 2.5: "b"}})
+    store.append([rec(1.0, counts={3: "c"})])
+    store.set_state("s", {"by_hour": {23: 1}})
+    store.flush()
+    assert store.get_profile("v1") == {"counts": {"1": "a", "2.5": "b"}}
+    assert list(store.read_log()) == [rec(1.0, counts={"3": "c"})]
+    assert store.get_state("s") == {"by_hour": {"23": 1}}
+
+
+def test_records_and_profiles_may_be_any_mapping(store: Store) -> None:
+    store.put_profile("v1", MappingProxyType({"visits": 2}))
+    store.append([MappingProxyType(rec(1.0, "click", "v1", n=1)), rec(2.0, n=2)])
+    store.flush()
+    assert store.get_profile("v1") == {"visits": 2}
+    assert list(store.read_log()) == [rec(1.0, "click", "v1", n=1), rec(2.0, n=2)]
 
 
 def test_put_profile_replaces_rather_than_merges(store: Store) -> None:
