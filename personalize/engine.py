@@ -169,8 +169,8 @@ class Personalizer:
                                 shown_this_request=list(shown))
         for guardrail in self._chains(slot):
             guardrail.before(context, outcome, candidates)
-        description = context.derived("description", lambda: describe_context(context))
-        reasons: list[Reason] = [Reason("context", description, "context")]
+        reasons: list[Reason] = [context.derived(
+            "context_reason", lambda: Reason("context", describe_context(context), "context"))]
         reasons.extend(outcome.reasons)
         reasons.extend(candidates.reasons)
 
