@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-BENCHMARKS := context rules bandit middleware guardrails throughput
+BENCHMARKS := context rules bandit middleware stages guardrails throughput
 
 .PHONY: demo test bench system-deps lint clean
 
