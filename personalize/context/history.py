@@ -113,6 +113,24 @@ class ExposureLog(Sequence[Exposure]):
     def __len__(self) -> int:
         return sum(map(len, self._pages)) - len(self._pages)
 
+    def count_since(self, since: float, variant: str | None = None,
+                    tags: frozenset[str] | None = None) -> int:
+        """:meth:`History.count_since`, counted in the stored form.
+
+        Each distinct slot, variant and tags is judged once and pages are
+        filtered by time, so no :class:`Exposure` is built: frequency caps ask
+        on most pages of a returning visitor.
+        """
+        hit = [variant == v if tags is None else not tags.isdisjoint(t)
+               for _slot, v, t in self._shown]
+        count = 0
+        for page in self._pages:
+            if page[0] >= since:
+                for i in page[1:]:
+                    if hit[i]:
+                        count += 1
+        return count
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ExposureLog | tuple):
             return self._all() == tuple(other)
@@ -149,6 +167,31 @@ class History:
     def exposures_since(self, since: float) -> list[Exposure]:
         """Exposures at or after epoch time ``since``, oldest first."""
         return [e for e in self.exposures if e.at >= since]
+
+    def count_since(self, since: float, *, variant: str | None = None,
+                    tags: frozenset[str] | None = None) -> int:
+        """How many exposures at or after ``since`` showed ``variant`` (in any slot) or,
+        when ``tags`` is given, a variant carrying any of them."""
+        if isinstance(self.exposures, ExposureLog):
+            return self.exposures.count_since(since, variant, tags)
+        return count_of([e for e in self.exposures if e.at >= since], variant, tags)
+
+
+def count_of(exposures: Iterable[Exposure], variant: str | None = None,
+             tags: frozenset[str] | None = None) -> int:
+    """How many of ``exposures`` showed ``variant`` or, given ``tags``, any of them."""
+    count = 0
+    # plain loops: guardrails count on every capped slot, and sum() over a
+    # generator costs three times as much
+    if tags is None:
+        for e in exposures:
+            if e.variant == variant:
+                count += 1
+    else:
+        for e in exposures:
+            if not tags.isdisjoint(e.tags):
+                count += 1
+    return count
 
 
 ANONYMOUS = History()

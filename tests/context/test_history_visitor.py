@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import replace
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personalize.context.history import (
     MAX_EXPOSURES,
@@ -194,6 +198,29 @@ def test_an_exposure_log_is_a_sequence_of_exposures() -> None:
     assert len(log) == 3 and log[-1] == expected[-1] and log[:2] == expected[:2]
     assert log == expected and list(log) == list(expected)
     assert isinstance(log[2].at, float)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pages=st.lists(st.tuples(st.floats(0, 100), st.lists(st.sampled_from([
+    ("hero", "sale", ("promo",)), ("hero", "calm", ("calm",)), ("cta", "sale", ("promo", "x")),
+    ("cta", "buy", ())]), min_size=1, max_size=3)), max_size=30),
+       since=st.floats(0, 100), variant=st.sampled_from(["sale", "calm", "buy", "none"]),
+       tags=st.sampled_from([None, frozenset({"promo"}), frozenset({"calm", "x"}),
+                             frozenset({"other"})]))
+def test_counting_exposures_in_the_stored_form_counts_as_the_exposures_do(
+        pages: list[tuple[float, list[tuple[str, str, tuple[str, ...]]]]], since: float,
+        variant: str, tags: frozenset[str] | None) -> None:
+    profile: dict[str, Any] = {}
+    for at, shown in sorted(pages):
+        profile = record_exposures(advance(profile or None, now=at, path="/", section="home",
+                                           referrer=DIRECT, visit_timeout=1800.0),
+                                   [Exposure(slot, v, t, at) for slot, v, t in shown])
+    stored = history_of(profile or None, 100.0)
+    decoded = replace(stored, exposures=tuple(stored.exposures))
+    expected = sum(1 for e in decoded.exposures if e.at >= since
+                   and (e.variant == variant if tags is None else not tags.isdisjoint(e.tags)))
+    assert stored.count_since(since, variant=variant, tags=tags) == expected
+    assert decoded.count_since(since, variant=variant, tags=tags) == expected
 
 
 def test_visitor_ids_are_random_and_signed() -> None:
