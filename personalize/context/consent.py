@@ -25,13 +25,16 @@ class Consent:
     @property
     def explanation(self) -> str:
         """A plain sentence on the consent state."""
-        return {
-            "": "You allow personalization, so we remember your visits.",
-            "dnt": "Your browser sends Do-Not-Track, so we remember nothing about you.",
-            "gpc": "Your browser sends Global Privacy Control, so we remember nothing about you.",
-            "cookie": "You declined personalization, so we remember nothing about you.",
-            "no_consent": "You have not agreed to personalization, so we remember nothing.",
-        }[self.reason]
+        return _EXPLANATIONS[self.reason]
+
+
+_EXPLANATIONS = {
+    "": "You allow personalization, so we remember your visits.",
+    "dnt": "Your browser sends Do-Not-Track, so we remember nothing about you.",
+    "gpc": "Your browser sends Global Privacy Control, so we remember nothing about you.",
+    "cookie": "You declined personalization, so we remember nothing about you.",
+    "no_consent": "You have not agreed to personalization, so we remember nothing.",
+}
 
 
 TRACKING = Consent(tracking=True)
