@@ -22,9 +22,10 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from werkzeug.test import EnvironBuilder
 
@@ -97,22 +98,40 @@ def compare(bare: Callable[..., Iterable[bytes]], wrapped: Callable[..., Iterabl
     }
 
 
-def main() -> None:
-    args = parse_args(__doc__ or "")
-    rounds, per_round = (6, 300) if args.quick else (15, 1000)
+class Site(NamedTuple):
+    """The benchmark's page, bare and wrapped, and 1000 returning visitors."""
+
+    engine: Personalizer
+    bare: Callable[..., Iterable[bytes]]
+    wrapped: Callable[..., Iterable[bytes]]
+    visitors: list[dict[str, Any]]
+
+
+@contextmanager
+def benchmark_site() -> Iterator[Site]:
+    """The site on a fresh SQLite store, warmed up (imports, caches, profiles)."""
     with tempfile.TemporaryDirectory() as tmp:
         engine = Personalizer(rules=ROOT / "rules", store=f"sqlite:///{tmp}/bench.db",
                               secret="benchmark-secret-0123456789abcdef", random_state=1)
-        bare = bare_app().wsgi_app
-        wrapped = PersonalizeMiddleware(bare_app().wsgi_app, engine=engine)
-        visitors = environs(engine, 1000)
-        for env in visitors[:200]:  # warm-up: imports, caches, profiles
-            call(wrapped, env)
-            call(bare, env)
-        tracked = compare(bare, wrapped, visitors, rounds, per_round)
-        anonymous = compare(bare, wrapped, environs(engine, 1000, consent=False), rounds,
-                            per_round)
-        engine.close()
+        site = Site(engine, bare_app().wsgi_app,
+                    PersonalizeMiddleware(bare_app().wsgi_app, engine=engine),
+                    environs(engine, 1000))
+        for env in site.visitors[:200]:
+            call(site.wrapped, env)
+            call(site.bare, env)
+        try:
+            yield site
+        finally:
+            engine.close()
+
+
+def main() -> None:
+    args = parse_args(__doc__ or "")
+    rounds, per_round = (6, 300) if args.quick else (15, 1000)
+    with benchmark_site() as site:
+        tracked = compare(site.bare, site.wrapped, site.visitors, rounds, per_round)
+        anonymous = compare(site.bare, site.wrapped, environs(site.engine, 1000, consent=False),
+                            rounds, per_round)
     figures = {"page_bytes": len(page()), "slots": 3, **tracked,
                **{f"no_consent_{key}": value for key, value in anonymous.items()
                   if key in ("wrapped_us", "ratio", "added_us", "added_p99_us")}}

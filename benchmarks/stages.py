@@ -26,7 +26,6 @@ rounds, as in the middleware benchmark.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -35,10 +34,8 @@ from typing import Any
 import personalize.context.builder as builder
 import personalize.middleware as middleware
 from benchmarks._harness import parse_args, report
-from benchmarks.middleware import ROOT, call, environs
-from benchmarks.throughput_site import bare_app
+from benchmarks.middleware import benchmark_site, call
 from personalize.engine import Personalizer
-from personalize.middleware import PersonalizeMiddleware
 
 STAGES = ("context", "profile", "rules", "guardrails", "decisions", "injection", "headers",
           "commit")
@@ -98,14 +95,7 @@ def stages_of(spent: dict[str, float]) -> dict[str, float]:
 def main() -> None:
     args = parse_args(__doc__ or "")
     rounds, per_round = (6, 300) if args.quick else (20, 500)
-    with tempfile.TemporaryDirectory() as tmp:
-        engine = Personalizer(rules=ROOT / "rules", store=f"sqlite:///{tmp}/bench.db",
-                              secret="benchmark-secret-0123456789abcdef", random_state=1)
-        bare = bare_app().wsgi_app
-        wrapped = PersonalizeMiddleware(bare_app().wsgi_app, engine=engine)
-        visitors = environs(engine, 1000)
-        for env in visitors[:300]:  # warm-up: imports, caches, profiles
-            call(wrapped, env)
+    with benchmark_site() as (engine, bare, wrapped, visitors):
         timer = StageTimer()
         instrument(engine, timer)
         per_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
@@ -119,7 +109,6 @@ def main() -> None:
                 wrapped_times.append(call(wrapped, env))
                 for stage, seconds in stages_of(timer.spent).items():
                     per_stage[stage].append(seconds)
-        engine.close()
     bare_mean = statistics.fmean(bare_times)
     added_mean = (statistics.fmean(wrapped_times) - bare_mean) * 1e6
     means = {stage: statistics.fmean(values) * 1e6 for stage, values in per_stage.items()}
