@@ -262,11 +262,8 @@ class Personalizer:
             with self._lock:
                 self._shown.update((d.slot, d.variant) for d in decisions)
         if visit.profile is not None:  # None when the profile could not be read
-            exposures = [Exposure(d.slot, d.variant, tuple(sorted(d.tags)), now,
-                                  d.id if d.source in CREDITED_SOURCES else None)
-                         for d in decisions]
-            self.store.put_profile(context.visitor_id,
-                                   record_exposures(visit.profile, exposures))
+            self.store.put_profile(context.visitor_id, record_exposures(
+                visit.profile, [exposure_of(d, now) for d in decisions]))
 
     def record_event(self, record: Mapping[str, Any]) -> None:
         """Log an accepted event and update the visitor's profile.
@@ -481,6 +478,15 @@ class Personalizer:
     def _make_policy(self, slot: str) -> LinUCB:
         bounds = self.ruleset.guardrails.exploration
         return LinUCB(floor=bounds.floor, cap=bounds.cap, random_state=self.random_state)
+
+
+def exposure_of(decision: Decision, at: float) -> Exposure:
+    """A decision as an exposure in the visitor's history, shown at ``at``.
+
+    Its id is kept when a policy chose the variant, so later events credit it.
+    """
+    return Exposure(decision.slot, decision.variant, tuple(sorted(decision.tags)), at,
+                    decision.id if decision.source in CREDITED_SOURCES else None)
 
 
 def _exposure_record(context: Context, decision: Decision, now: float) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from .context.builder import Visit
 from .context.history import Exposure
 from .context.visitor import VISITOR_COOKIE
 from .decision import Decision
-from .engine import Personalizer
+from .engine import Personalizer, exposure_of
 from .exceptions import ConfigError, StoreError
 from .inject import inject
 from .rules.model import RuleOutcome
@@ -93,9 +93,9 @@ class PersonalizeRequest:
         self._outcomes: Mapping[str, RuleOutcome] | None = None
 
     @property
-    def classified(self) -> bool:
-        """True once the request's context was built (or its building failed)."""
-        return self._classified
+    def built_visit(self) -> Visit | None:
+        """The visit if this request built one, without building it (for the response's end)."""
+        return self._visit
 
     @property
     def visit(self) -> Visit | None:
@@ -147,7 +147,7 @@ class PersonalizeRequest:
                 self.spent += time.perf_counter() - start
                 return None
         self.decisions[slot] = decision
-        self._shown.append(Exposure(decision.slot, decision.variant, tuple(decision.tags), 0.0))
+        self._shown.append(exposure_of(decision, 0.0))
         self.spent += time.perf_counter() - start
         return decision
 
@@ -379,7 +379,7 @@ def personalize_headers(request: PersonalizeRequest, status: str,
         out = [(k, v) for k, v in out if k.lower() != "cache-control"]
         out.append(("Cache-Control", ", ".join(["private", *kept])))
     out.append(("Server-Timing", f"personalize;dur={request.spent * 1000:.2f}"))
-    visit = request.visit if request.classified else None
+    visit = request.built_visit
     cookie = visit.new_visitor_cookie if visit is not None else None
     if request.switch_to is not None:
         cookie = request.engine.contexts.visitor_ids.sign(request.switch_to)
@@ -409,7 +409,7 @@ def _log_exposures(request: PersonalizeRequest, status: str) -> None:
     observe = request.engine.observe_latency
     if observe is not None and (request.decisions or request.failed):
         observe(request.spent)
-    visit = request.visit if request.classified else None
+    visit = request.built_visit
     if visit is None or not request.decisions or status.startswith("5"):
         return
     try:

@@ -174,7 +174,7 @@ class History:
         when ``tags`` is given, a variant carrying any of them."""
         if isinstance(self.exposures, ExposureLog):
             return self.exposures.count_since(since, variant, tags)
-        return count_of([e for e in self.exposures if e.at >= since], variant, tags)
+        return count_of(self.exposures_since(since), variant, tags)
 
 
 def count_of(exposures: Iterable[Exposure], variant: str | None = None,

@@ -29,10 +29,10 @@ it, to bandit slots only.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
+from ..buckets import position
 from ..exceptions import ConfigError
 from ._words import titles
 
@@ -85,9 +85,7 @@ class RampUp:
         """
         if visitor_id is None:
             return False
-        key = "\x1f".join(("ramp_up", slot, variant, visitor_id)).encode()
-        digest = hashlib.blake2b(key, digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2.0**64 < self.share
+        return position("ramp_up", slot, variant, visitor_id) < self.share
 
     def text(self, slot: Slot, variants: Sequence[str]) -> str:
         """Why new variants were held back, for the decision's reasons."""

@@ -19,7 +19,6 @@ counts against the weights. A mismatch (p < 0.001) means the split is broken
 
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -28,6 +27,7 @@ from statistics import NormalDist
 
 from scipy.special import chdtrc
 
+from ..buckets import position
 from ..exceptions import ConfigError
 
 __all__ = ["SRM_THRESHOLD", "SampleRatioMismatch", "SplitReport", "VariantStats", "assign",
@@ -48,9 +48,7 @@ def bucket(visitor_id: str, slot: str, salt: str) -> float:
     :param slot: the slot name, so a visitor's slots are split independently.
     :param salt: the experiment's salt; a new salt reshuffles all visitors.
     """
-    key = "\x1f".join((salt, slot, visitor_id)).encode()
-    digest = hashlib.blake2b(key, digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2.0**64
+    return position(salt, slot, visitor_id)
 
 
 def assign(
