@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-installed-stamp
 BENCHMARKS := context rules bandit middleware stages guardrails throughput
 
 .PHONY: demo test bench system-deps lint clean
@@ -15,6 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# the bandit benchmark's peers (mabwiser, Vowpal Wabbit) are heavy, so only `make bench` needs them
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 system-deps:
 	@missing=""; \
@@ -37,7 +43,7 @@ test: $(STAMP) system-deps
 demo: $(STAMP)
 	$(BIN)/python -m demo_site
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP) system-deps
 	@for b in $(BENCHMARKS); do $(BIN)/python -m benchmarks.$$b --quick || exit 1; done
 
 lint: $(STAMP)

@@ -13,6 +13,14 @@ Figures: ``bare_us`` and ``wrapped_us`` (median per request), ``ratio``
 (target ≤ 1.5), ``added_p99_us`` (p99 wrapped − p99 bare, target ≤ 300), and
 the same for visitors who have not consented (``no_consent_*``: the demo site
 is opt-in, so they get rules-only content with no profile, log or bandit).
+
+The peer: the same page with its slots filled by GrowthBook's Python SDK
+(:func:`benchmarks.throughput_site.growthbook_app`: one experiment per slot,
+a new ``GrowthBook`` per request as its documentation says), timed in the same
+rounds as the bare and wrapped pages (``growthbook_*``), and
+``added_vs_growthbook``, our added time over GrowthBook's. GrowthBook keeps no
+history and runs no guardrail or bandit, so it does less per request than we
+do; it is here because it is what sites use today to fill such slots.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -30,7 +38,7 @@ from typing import Any, NamedTuple
 from werkzeug.test import EnvironBuilder
 
 from benchmarks._harness import parse_args, percentile, report
-from benchmarks.throughput_site import bare_app, page
+from benchmarks.throughput_site import bare_app, growthbook_app, page
 from personalize.engine import Personalizer
 from personalize.middleware import PersonalizeMiddleware
 
@@ -68,33 +76,40 @@ def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> float:
     return time.perf_counter() - start
 
 
-def compare(bare: Callable[..., Iterable[bytes]], wrapped: Callable[..., Iterable[bytes]],
-            visitors: list[dict[str, Any]], rounds: int, per_round: int) -> dict[str, float]:
-    """Median and p99 per request, bare and wrapped, over alternating rounds."""
-    bare_times: list[float] = []
-    wrapped_times: list[float] = []
-    bare_medians: list[float] = []
-    wrapped_medians: list[float] = []
+class Timings(NamedTuple):
+    """One app's seconds per request, all of them and each round's median."""
+
+    times: list[float]
+    medians: list[float]
+
+
+def timings(apps: Mapping[str, Callable[..., Iterable[bytes]]], visitors: list[dict[str, Any]],
+            rounds: int, per_round: int) -> dict[str, Timings]:
+    """Each app's times over the same batches of visitors, the apps taking turns each round."""
+    out = {name: Timings([], []) for name in apps}
     for r in range(rounds):
         batch = [visitors[(r * per_round + i) % len(visitors)] for i in range(per_round)]
-        b = [call(bare, env) for env in batch]
-        w = [call(wrapped, env) for env in batch]
-        bare_times += b
-        wrapped_times += w
-        bare_medians.append(statistics.median(b))
-        wrapped_medians.append(statistics.median(w))
-    bare_us = statistics.median(bare_medians) * 1e6
-    wrapped_us = statistics.median(wrapped_medians) * 1e6
+        for name, app in apps.items():
+            times = [call(app, env) for env in batch]
+            out[name].times.extend(times)
+            out[name].medians.append(statistics.median(times))
+    return out
+
+
+def versus(bare: Timings, wrapped: Timings) -> dict[str, float]:
+    """Median and p99 per request of a page against the bare page measured alongside it."""
+    bare_us = statistics.median(bare.medians) * 1e6
+    wrapped_us = statistics.median(wrapped.medians) * 1e6
     return {
-        "requests": len(bare_times),
+        "requests": len(bare.times),
         "bare_us": round(bare_us, 1),
         "wrapped_us": round(wrapped_us, 1),
         "ratio": round(wrapped_us / bare_us, 3),
         "added_us": round(wrapped_us - bare_us, 1),
-        "bare_p99_us": round(percentile(bare_times, 99) * 1e6, 1),
-        "wrapped_p99_us": round(percentile(wrapped_times, 99) * 1e6, 1),
-        "added_p99_us": round((percentile(wrapped_times, 99) - percentile(bare_times, 99)) * 1e6,
-                              1),
+        "bare_p99_us": round(percentile(bare.times, 99) * 1e6, 1),
+        "wrapped_p99_us": round(percentile(wrapped.times, 99) * 1e6, 1),
+        "added_p99_us": round((percentile(wrapped.times, 99) - percentile(bare.times, 99))
+                              * 1e6, 1),
     }
 
 
@@ -125,16 +140,39 @@ def benchmark_site() -> Iterator[Site]:
             engine.close()
 
 
+def growthbook_peer() -> tuple[Callable[..., Iterable[bytes]] | None, list[str]]:
+    """The page filled by GrowthBook's SDK (the peer), or ``None`` and why it is skipped."""
+    try:
+        app = growthbook_app(lambda *exposure: None)
+    except ImportError as err:
+        return None, [f"growthbook: {err} (pip install -e '.[dev]')"]
+    return app.wsgi_app, []
+
+
 def main() -> None:
     args = parse_args(__doc__ or "")
     rounds, per_round = (6, 300) if args.quick else (15, 1000)
+    peer, skipped = growthbook_peer()
     with benchmark_site() as site:
-        tracked = compare(site.bare, site.wrapped, site.visitors, rounds, per_round)
-        anonymous = compare(site.bare, site.wrapped, environs(site.engine, 1000, consent=False),
-                            rounds, per_round)
-    figures = {"page_bytes": len(page()), "slots": 3, **tracked,
-               **{f"no_consent_{key}": value for key, value in anonymous.items()
-                  if key in ("wrapped_us", "ratio", "added_us", "added_p99_us")}}
+        apps = {"bare": site.bare, "wrapped": site.wrapped}
+        if peer is not None:
+            for env in site.visitors[:200]:
+                call(peer, env)
+            apps["growthbook"] = peer
+        tracked = timings(apps, site.visitors, rounds, per_round)
+        anonymous = timings({"bare": site.bare, "wrapped": site.wrapped},
+                            environs(site.engine, 1000, consent=False), rounds, per_round)
+    figures: dict[str, Any] = {"page_bytes": len(page()), "slots": 3,
+                               **versus(tracked["bare"], tracked["wrapped"])}
+    no_consent = versus(anonymous["bare"], anonymous["wrapped"])
+    figures.update({f"no_consent_{key}": no_consent[key]
+                    for key in ("wrapped_us", "ratio", "added_us", "added_p99_us")})
+    if peer is not None:
+        growthbook = versus(tracked["bare"], tracked["growthbook"])
+        figures.update({f"growthbook_{key}": growthbook[key]
+                        for key in ("wrapped_us", "ratio", "added_us", "added_p99_us")})
+        figures["added_vs_growthbook"] = round(figures["added_us"] / growthbook["added_us"], 3)
+    figures["skipped"] = skipped
     report("middleware: 20 KB page, 3 slots, returning consenting visitors, SQLite store",
            figures, as_json=args.json)
 

@@ -1,27 +1,32 @@
 """Requests per second through gunicorn: bare vs wrapped, with 1 and 2 workers.
 
-Four gunicorn servers run side by side, all serving the same 20 KB page with 3
+Six gunicorn servers run side by side, all serving the same 20 KB page with 3
 slot markers (``benchmarks/throughput_site.py``): bare with 1 and 2 sync
-workers, and wrapped by ``Personalize(app)`` (the demo shop's rules, every
-guardrail on, its own SQLite file, the embedded default) with 1 and 2. Load
+workers, wrapped by ``Personalize(app)`` (the demo shop's rules, every
+guardrail on, its own SQLite file, the embedded default) with 1 and 2, and the
+peer, the slots filled by GrowthBook's Python SDK, with 1 and 2. Load
 comes from ``wrk`` when it is installed (``apt-get install wrk``), else from a
 small Python generator with threads (slower: it shares the CPU with the
 servers, so its figures are lower and noisier); ``load_generator`` in the
 output says which. Visitors are 1000 returning, consenting visitors with a mix
-of browsers, their cookies rotated request by request. The four servers are
+of browsers, their cookies rotated request by request. The servers are
 measured in turn, round after round, so machine noise hits all alike; each
 figure is the median over rounds.
 
     python -m benchmarks.throughput [--quick] [--json]
 
 Figures: ``bare_rps_1``, ``wrapped_rps_1``, ``bare_rps_2``, ``wrapped_rps_2``,
-``ratio_1`` and ``ratio_2`` (wrapped / bare; target ≥ 0.85).
+``ratio_1`` and ``ratio_2`` (wrapped / bare; target ≥ 0.85); for the peer
+``growthbook_rps_N``, ``growthbook_ratio_N`` (GrowthBook / bare) and
+``wrapped_vs_growthbook_N`` (wrapped / GrowthBook). Without the ``growthbook``
+package the peer is skipped and ``skipped`` says so.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -37,14 +42,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks._harness import parse_args, report
-from benchmarks.throughput_site import SECRET, page
+from benchmarks.throughput_site import CONSENT_COOKIE, SECRET, page
 from personalize.context.visitor import VISITOR_COOKIE, VisitorIds
 from tests.support.servers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 UAS = [row["ua"] for row in json.loads((ROOT / "tests/context/user_agents.json").read_text())
        ["rows"] if row["type"] in ("mobile", "desktop", "tablet")]
-CONSENT = "paahtimo_consent=yes"  # the demo rules ask for opt-in consent
+CONSENT = f"{CONSENT_COOKIE}=yes"
 CONNECTIONS = 8
 
 
@@ -88,8 +93,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def servers(tmp: Path) -> Iterator[dict[tuple[str, int], Server]]:
-    started = {(mode, n): Server(mode, n, tmp) for n in (1, 2) for mode in ("bare", "wrapped")}
+def servers(tmp: Path, modes: tuple[str, ...]) -> Iterator[dict[tuple[str, int], Server]]:
+    started = {(mode, n): Server(mode, n, tmp) for n in (1, 2) for mode in modes}
     try:
         for server in started.values():
             server.wait()
@@ -166,9 +171,11 @@ def run_threads(port: int, seconds: float, people: list[tuple[str, str]]) -> tup
 
 def main() -> None:
     args = parse_args(__doc__ or "")
-    rounds, seconds, warmup = (2, 3.0, 1.0) if args.quick else (5, 8.0, 4.0)
+    rounds, seconds, warmup = (2, 2.0, 1.0) if args.quick else (5, 8.0, 4.0)
     people = visitors()
     use_wrk = shutil.which("wrk") is not None
+    peer = importlib.util.find_spec("growthbook") is not None
+    modes = ("bare", "wrapped", "growthbook") if peer else ("bare", "wrapped")
     rps: dict[tuple[str, int], list[float]] = {}
     errors = 0
     with tempfile.TemporaryDirectory(prefix="pz-throughput-") as name:
@@ -180,7 +187,7 @@ def main() -> None:
                 return run_wrk(port, duration, script)
             return run_threads(port, duration, people)
 
-        with servers(tmp) as running:
+        with servers(tmp, modes) as running:
             for server in running.values():  # warm-up: imports, caches, profiles, files
                 load(server.port, warmup)
             for _ in range(rounds):
@@ -203,6 +210,14 @@ def main() -> None:
         "ratio_1": round(median["wrapped", 1] / median["bare", 1], 3),
         "ratio_2": round(median["wrapped", 2] / median["bare", 2], 3),
     }
+    if peer:
+        for n in (1, 2):
+            figures[f"growthbook_rps_{n}"] = round(median["growthbook", n], 1)
+            figures[f"growthbook_ratio_{n}"] = round(median["growthbook", n] / median["bare", n],
+                                                     3)
+            figures[f"wrapped_vs_growthbook_{n}"] = round(
+                median["wrapped", n] / median["growthbook", n], 3)
+    figures["skipped"] = [] if peer else ["growthbook: not installed (pip install -e '.[dev]')"]
     report("throughput: gunicorn sync workers, 20 KB page, 3 slots, returning consenting "
            "visitors, SQLite store", figures, as_json=args.json)
 
