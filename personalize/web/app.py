@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from werkzeug.http import dump_cookie
 
 from ..context.visitor import VISITOR_COOKIE, request_cookies
+from ..engine import ANONYMOUS_VISITOR
 from ..exceptions import StoreError, TokenError
 from ..rewards import signal_of
 from .events import Event, EventIntake, events_app
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("personalize.web")
 
 PREFIX = "/_personalize"
+#: the why-page of a decision made for a visitor who does not allow tracking
+NOT_REMEMBERED = ("You have not allowed this site to remember your visits, so this was "
+                  "chosen from this request alone, such as your kind of device, the time of "
+                  "day, the page and where you came from. Nothing about it was kept, so there "
+                  "is no more to show.")
 
 
 class PersonalizeWeb:
@@ -51,7 +57,7 @@ class PersonalizeWeb:
     def record(self, event: Event) -> None:
         """Hand one accepted event to the engine (anonymous decisions are not stored)."""
         claims = event.claims
-        if claims.visitor == "-":
+        if claims.visitor == ANONYMOUS_VISITOR:
             return
         signal, amount = signal_of(event)
         self.engine.record_event({
@@ -84,7 +90,12 @@ class PersonalizeWeb:
         except TokenError:
             return _page(start_response, "404 Not Found", "We could not find that decision",
                          ["The link may have expired. Reload the page and try again."])
-        if claims.visitor != "-" and claims.visitor != self.visitor_id(environ):
+        if claims.visitor == ANONYMOUS_VISITOR:
+            # nothing is logged for visitors who do not allow tracking: say so,
+            # rather than that an explanation was kept and has expired
+            return _page(start_response, "200 OK", "Why you are seeing this",
+                         [NOT_REMEMBERED])
+        if claims.visitor != self.visitor_id(environ):
             return _page(start_response, "403 Forbidden", "Not your decision",
                          ["Explanations are shown only to the visitor they were made for."])
         reasons = self._reasons(token, claims.issued_at)
