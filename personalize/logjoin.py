@@ -7,7 +7,9 @@
     for exposure in joined.exposures:
         print(exposure.decision, exposure.signals, exposure.reward)
 
-The log holds exposures (``type: "exposure"``: a decision shown) and events
+The log holds exposures (``type: "exposure"``: a decision shown; the
+exposures of one page share a ``page`` id, and only the first carries the
+page's features) and events
 (records carrying a ``signal``: a click, a conversion, feedback…); records
 that are neither are passed over. Each event is attributed by the rule the
 bandit learns by (:mod:`personalize.learning`), so the review dashboard,
@@ -108,6 +110,8 @@ def join(records: Iterable[Mapping[str, Any]], *, reward_window: float | None = 
     exposures: list[LoggedExposure] = []
     by_id: dict[str, LoggedExposure] = {}
     by_pair: dict[tuple[str, str], list[LoggedExposure]] = {}
+    # (visitor, page id) → the page's features; a page id is unique per visitor
+    features_of: dict[tuple[str, str], Mapping[str, Any]] = {}
     events: list[Mapping[str, Any]] = []
     malformed = 0
     for record in records:
@@ -115,7 +119,7 @@ def join(records: Iterable[Mapping[str, Any]], *, reward_window: float | None = 
             if record.get("signal") is not None:
                 events.append(record)
             continue
-        exposure = _exposure(record)
+        exposure = _exposure(record, features_of)
         if exposure is None:
             malformed += 1
             continue
@@ -146,10 +150,21 @@ def join(records: Iterable[Mapping[str, Any]], *, reward_window: float | None = 
     return Joined(exposures, counted, unattributed, malformed)
 
 
-def _exposure(record: Mapping[str, Any]) -> LoggedExposure | None:
+def _exposure(record: Mapping[str, Any],
+              features_of: dict[tuple[str, str], Mapping[str, Any]]) -> LoggedExposure | None:
+    """The exposure a record describes, or ``None`` when a field is missing or malformed.
+
+    :param features_of: (visitor, page id) → features, from the records read so
+        far: a page's first record carries its features, the others its ``page``.
+    """
     decision, slot, variant = record.get("decision"), record.get("slot"), record.get("variant")
     visitor, ts, propensity = record.get("visitor"), record.get("ts"), record.get("propensity")
-    eligible, features = record.get("eligible"), record.get("features")
+    eligible, features, page = record.get("eligible"), record.get("features"), record.get("page")
+    if isinstance(page, str) and isinstance(visitor, str):
+        if isinstance(features, Mapping):
+            features_of.setdefault((visitor, page), features)
+        else:
+            features = features_of.get((visitor, page))
     reasons, tags = record.get("reasons", []), record.get("tags", [])
     if not (isinstance(decision, str) and decision and isinstance(slot, str)
             and isinstance(variant, str) and isinstance(visitor, str) and _number(ts)

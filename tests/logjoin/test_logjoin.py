@@ -138,3 +138,25 @@ def test_rewards_follow_each_slots_objective() -> None:
 def test_a_reward_window_must_be_positive(window: float) -> None:
     with pytest.raises(ValueError, match="reward_window > 0"):
         join([], reward_window=window)
+
+
+def test_a_pages_other_exposures_take_the_features_of_the_one_that_carries_them() -> None:
+    carrier = exposure("d1", 1, page="p1", features={"device": "mobile", "daypart": "night"})
+    others = [{k: v for k, v in exposure(d, 1, slot=s, page="p1").items() if k != "features"}
+              for d, s in (("d2", "promo"), ("d3", "greeting"))]
+    elsewhere = exposure("d4", 1, visitor="v2", page="p1", features={"device": "desktop"})
+    joined = join([carrier, elsewhere, *others])
+    assert {e.decision: e.features for e in joined.exposures} == {
+        "d1": carrier["features"], "d2": carrier["features"], "d3": carrier["features"],
+        "d4": {"device": "desktop"}}  # page ids are the visitor's own
+    assert joined.malformed == 0
+
+
+@pytest.mark.parametrize("page", ["p2", None, 7], ids=["another-page", "no-page", "not-str"])
+def test_an_exposure_whose_features_cannot_be_found_is_malformed(page: Any) -> None:
+    orphan = {k: v for k, v in exposure("d2", 1).items() if k != "features"}
+    if page is not None:
+        orphan["page"] = page
+    joined = join([exposure("d1", 1, page="p1"), orphan])
+    assert [e.decision for e in joined.exposures] == ["d1"]
+    assert joined.malformed == 1
