@@ -26,7 +26,6 @@ do; it is here because it is what sites use today to fill such slots.
 from __future__ import annotations
 
 import io
-import json
 import statistics
 import tempfile
 import time
@@ -38,27 +37,29 @@ from typing import Any, NamedTuple
 from werkzeug.test import EnvironBuilder
 
 from benchmarks._harness import parse_args, percentile, report
-from benchmarks.throughput_site import bare_app, growthbook_app, page
+from benchmarks.throughput_site import (
+    bare_app,
+    growthbook_app,
+    growthbook_skipped,
+    page,
+    visitors,
+)
 from personalize.engine import Personalizer
 from personalize.middleware import PersonalizeMiddleware
 
 ROOT = Path(__file__).resolve().parent.parent
-UA_TABLE = json.loads((ROOT / "tests/context/user_agents.json").read_text())["rows"]
-UAS = [row["ua"] for row in UA_TABLE if row["type"] in ("mobile", "desktop", "tablet")]
+#: the figures reported for each page compared with the bare one, besides the main page
+SUMMARY = ("wrapped_us", "ratio", "added_us", "added_p99_us")
 
 
 def environs(engine: Personalizer, count: int, *, consent: bool = True) -> list[dict[str, Any]]:
-    out = []
-    for i in range(count):
-        visitor = f"{i:032x}"
-        cookie = (f"pz_vid={engine.contexts.visitor_ids.sign(visitor)}; paahtimo_consent=yes"
-                  if consent else "")
-        out.append(EnvironBuilder(path="/", headers={
-            "User-Agent": UAS[i % len(UAS)], "Cookie": cookie,
-            "Accept-Language": "fi-FI,fi;q=0.9,en;q=0.8",
-            "Referer": "https://www.google.com/" if i % 3 else "",
-        }).get_environ())
-    return out
+    """Prepared environs of ``count`` returning visitors (without consent: no cookies at all)."""
+    return [EnvironBuilder(path="/", headers={
+        "User-Agent": agent, "Cookie": cookie if consent else "",
+        "Accept-Language": "fi-FI,fi;q=0.9,en;q=0.8",
+        "Referer": "https://www.google.com/" if i % 3 else "",
+    }).get_environ() for i, (cookie, agent) in enumerate(
+        visitors(engine.contexts.visitor_ids.sign, count))]
 
 
 def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> float:
@@ -83,12 +84,18 @@ class Timings(NamedTuple):
     medians: list[float]
 
 
-def timings(apps: Mapping[str, Callable[..., Iterable[bytes]]], visitors: list[dict[str, Any]],
+def batches(people: list[dict[str, Any]], rounds: int,
+            per_round: int) -> Iterator[list[dict[str, Any]]]:
+    """One batch of ``per_round`` environs per round, going round ``people`` in turn."""
+    for r in range(rounds):
+        yield [people[(r * per_round + i) % len(people)] for i in range(per_round)]
+
+
+def timings(apps: Mapping[str, Callable[..., Iterable[bytes]]], people: list[dict[str, Any]],
             rounds: int, per_round: int) -> dict[str, Timings]:
     """Each app's times over the same batches of visitors, the apps taking turns each round."""
     out = {name: Timings([], []) for name in apps}
-    for r in range(rounds):
-        batch = [visitors[(r * per_round + i) % len(visitors)] for i in range(per_round)]
+    for batch in batches(people, rounds, per_round):
         for name, app in apps.items():
             times = [call(app, env) for env in batch]
             out[name].times.extend(times)
@@ -140,37 +147,26 @@ def benchmark_site() -> Iterator[Site]:
             engine.close()
 
 
-def growthbook_peer() -> tuple[Callable[..., Iterable[bytes]] | None, list[str]]:
-    """The page filled by GrowthBook's SDK (the peer), or ``None`` and why it is skipped."""
-    try:
-        app = growthbook_app(lambda *exposure: None)
-    except ImportError as err:
-        return None, [f"growthbook: {err} (pip install -e '.[dev]')"]
-    return app.wsgi_app, []
-
-
 def main() -> None:
     args = parse_args(__doc__ or "")
     rounds, per_round = (6, 300) if args.quick else (15, 1000)
-    peer, skipped = growthbook_peer()
+    skipped = growthbook_skipped()
     with benchmark_site() as site:
         apps = {"bare": site.bare, "wrapped": site.wrapped}
-        if peer is not None:
+        if not skipped:
+            apps["growthbook"] = growthbook_app(lambda *exposure: None).wsgi_app
             for env in site.visitors[:200]:
-                call(peer, env)
-            apps["growthbook"] = peer
+                call(apps["growthbook"], env)
         tracked = timings(apps, site.visitors, rounds, per_round)
         anonymous = timings({"bare": site.bare, "wrapped": site.wrapped},
                             environs(site.engine, 1000, consent=False), rounds, per_round)
     figures: dict[str, Any] = {"page_bytes": len(page()), "slots": 3,
                                **versus(tracked["bare"], tracked["wrapped"])}
     no_consent = versus(anonymous["bare"], anonymous["wrapped"])
-    figures.update({f"no_consent_{key}": no_consent[key]
-                    for key in ("wrapped_us", "ratio", "added_us", "added_p99_us")})
-    if peer is not None:
+    figures.update({f"no_consent_{key}": no_consent[key] for key in SUMMARY})
+    if not skipped:
         growthbook = versus(tracked["bare"], tracked["growthbook"])
-        figures.update({f"growthbook_{key}": growthbook[key]
-                        for key in ("wrapped_us", "ratio", "added_us", "added_p99_us")})
+        figures.update({f"growthbook_{key}": growthbook[key] for key in SUMMARY})
         figures["added_vs_growthbook"] = round(figures["added_us"] / growthbook["added_us"], 3)
     figures["skipped"] = skipped
     report("middleware: 20 KB page, 3 slots, returning consenting visitors, SQLite store",

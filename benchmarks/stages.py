@@ -34,7 +34,7 @@ from typing import Any
 import personalize.context.builder as builder
 import personalize.middleware as middleware
 from benchmarks._harness import parse_args, report
-from benchmarks.middleware import benchmark_site, call
+from benchmarks.middleware import batches, benchmark_site, call
 from personalize.engine import Personalizer
 
 STAGES = ("context", "profile", "rules", "guardrails", "decisions", "injection", "headers",
@@ -101,8 +101,8 @@ def main() -> None:
         per_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
         bare_times: list[float] = []
         wrapped_times: list[float] = []
-        for r in range(rounds):  # alternating rounds, as benchmarks.middleware does
-            batch = [visitors[(r * per_round + i) % len(visitors)] for i in range(per_round)]
+        # alternating rounds, as benchmarks.middleware does
+        for batch in batches(visitors, rounds, per_round):
             bare_times += [call(bare, env) for env in batch]
             for env in batch:
                 timer.spent.clear()

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -42,22 +41,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks._harness import parse_args, report
-from benchmarks.throughput_site import CONSENT_COOKIE, SECRET, page
-from personalize.context.visitor import VISITOR_COOKIE, VisitorIds
+from benchmarks.throughput_site import SECRET, growthbook_skipped, page, visitors
+from personalize.context.visitor import VisitorIds
 from tests.support.servers import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
-UAS = [row["ua"] for row in json.loads((ROOT / "tests/context/user_agents.json").read_text())
-       ["rows"] if row["type"] in ("mobile", "desktop", "tablet")]
-CONSENT = f"{CONSENT_COOKIE}=yes"
 CONNECTIONS = 8
-
-
-def visitors(count: int = 1000) -> list[tuple[str, str]]:
-    """``(Cookie header, User-Agent)`` of returning, consenting visitors."""
-    ids = VisitorIds(SECRET)
-    return [(f"{VISITOR_COOKIE}={ids.sign(f'{i:032x}')}; {CONSENT}", UAS[i % len(UAS)])
-            for i in range(count)]
 
 
 # -- servers ----------------------------------------------------------------------------
@@ -172,9 +161,10 @@ def run_threads(port: int, seconds: float, people: list[tuple[str, str]]) -> tup
 def main() -> None:
     args = parse_args(__doc__ or "")
     rounds, seconds, warmup = (2, 2.0, 1.0) if args.quick else (5, 8.0, 4.0)
-    people = visitors()
+    people = visitors(VisitorIds(SECRET).sign)
     use_wrk = shutil.which("wrk") is not None
-    peer = importlib.util.find_spec("growthbook") is not None
+    skipped = growthbook_skipped()
+    peer = not skipped
     modes = ("bare", "wrapped", "growthbook") if peer else ("bare", "wrapped")
     rps: dict[tuple[str, int], list[float]] = {}
     errors = 0
@@ -217,7 +207,7 @@ def main() -> None:
                                                      3)
             figures[f"wrapped_vs_growthbook_{n}"] = round(
                 median["wrapped", n] / median["growthbook", n], 3)
-    figures["skipped"] = [] if peer else ["growthbook: not installed (pip install -e '.[dev]')"]
+    figures["skipped"] = skipped
     report("throughput: gunicorn sync workers, 20 KB page, 3 slots, returning consenting "
            "visitors, SQLite store", figures, as_json=args.json)
 

@@ -14,6 +14,8 @@ so each server pays only for what it serves.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 from collections import deque
 from collections.abc import Callable
@@ -36,6 +38,20 @@ def page() -> bytes:
             f"<section data-personalize-slot='hero'>Freshly roasted</section><ul>{items}</ul>"
             f"<aside data-personalize-slot='promo'>Free shipping</aside></body></html>")
     return html.encode()
+
+
+def visitors(sign: Callable[[str], str], count: int = 1000) -> list[tuple[str, str]]:
+    """``(Cookie header, User-Agent)`` of returning, consenting visitors, for the load.
+
+    :param sign: signs a visitor id into its cookie value (``VisitorIds.sign``
+        with the secret of the site under load).
+    """
+    from personalize.context.visitor import VISITOR_COOKIE  # the load's, not the site's
+
+    rows = json.loads((ROOT / "tests/context/user_agents.json").read_text())["rows"]
+    agents = [row["ua"] for row in rows if row["type"] in ("mobile", "desktop", "tablet")]
+    return [(f"{VISITOR_COOKIE}={sign(f'{i:032x}')}; {CONSENT_COOKIE}=yes",
+             agents[i % len(agents)]) for i in range(count)]
 
 
 def bare_app() -> Flask:
@@ -69,6 +85,13 @@ GROWTHBOOK_FEATURES = {
         "variations": variations, "weights": [1 / len(variations)] * len(variations)}]}
     for slot, variations in GROWTHBOOK_SLOTS.items()
 }
+
+
+def growthbook_skipped() -> list[str]:
+    """Why the GrowthBook peer cannot be measured here: ``[]`` when it can."""
+    if importlib.util.find_spec("growthbook") is None:
+        return ["growthbook: not installed (pip install -e '.[dev]')"]
+    return []
 
 
 def growthbook_app(track: Callable[[str, str, int], object]) -> Flask:

@@ -7,14 +7,13 @@ variant it was never shown.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import TokenError
+from .macs import KeyedMac, from_unpadded_b64, unpadded_b64
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,24 +95,15 @@ class DecisionSigner:
 
     def __init__(self, secret: str | bytes, *, max_age: float = 86400.0,
                  clock: Any = time.time) -> None:
-        key = secret.encode() if isinstance(secret, str) else secret
-        # copying a keyed state costs half of keying a new one, on every decision
-        self._keyed = hashlib.blake2b(
-            key=hashlib.sha256(b"personalize.decision|" + key).digest(), digest_size=16)
+        self._mac = KeyedMac(secret, "decision", 16)
         self.max_age = max_age
         self.clock = clock
-
-    def _mac(self, payload: bytes) -> str:
-        mac = self._keyed.copy()
-        mac.update(payload)
-        return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
     def sign(self, visitor: str, slot: str, variant: str, issued_at: float | None = None) -> str:
         """A decision id for this visitor, slot and variant."""
         when = self.clock() if issued_at is None else issued_at
         payload = f"{visitor}|{slot}|{variant}|{when:.3f}".encode()
-        body = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
-        return f"{body}.{self._mac(payload)}"
+        return f"{unpadded_b64(payload)}.{self._mac.text(payload)}"
 
     def verify(self, token: str) -> DecisionClaims:
         """The claims of a genuine, unexpired token; :class:`TokenError` otherwise."""
@@ -121,10 +111,10 @@ class DecisionSigner:
             raise TokenError("decision id is malformed: expected 'payload.signature'")
         body, mac = token.split(".")
         try:
-            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            payload = from_unpadded_b64(body)
         except (ValueError, TypeError) as err:
             raise TokenError("decision id is malformed: payload is not base64") from err
-        if not mac.isascii() or not hmac.compare_digest(self._mac(payload), mac):
+        if not mac.isascii() or not hmac.compare_digest(self._mac.text(payload), mac):
             raise TokenError("decision id has a bad signature")
         try:
             visitor, slot, variant, issued = payload.decode().split("|")

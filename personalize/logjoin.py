@@ -119,7 +119,7 @@ def join(records: Iterable[Mapping[str, Any]], *, reward_window: float | None = 
             if record.get("signal") is not None:
                 events.append(record)
             continue
-        exposure = _exposure(record, features_of)
+        exposure = _exposure(record, _page_features(record, features_of))
         if exposure is None:
             malformed += 1
             continue
@@ -150,21 +150,27 @@ def join(records: Iterable[Mapping[str, Any]], *, reward_window: float | None = 
     return Joined(exposures, counted, unattributed, malformed)
 
 
-def _exposure(record: Mapping[str, Any],
-              features_of: dict[tuple[str, str], Mapping[str, Any]]) -> LoggedExposure | None:
-    """The exposure a record describes, or ``None`` when a field is missing or malformed.
+def _page_features(record: Mapping[str, Any],
+                   features_of: dict[tuple[str, str], Mapping[str, Any]]) -> Any:
+    """An exposure record's features: its own, or its page's, found by (visitor, page id).
 
-    :param features_of: (visitor, page id) → features, from the records read so
-        far: a page's first record carries its features, the others its ``page``.
+    :param features_of: the pages' features from the records read so far; a
+        record carrying its page's features adds them.
     """
+    features, visitor, page = record.get("features"), record.get("visitor"), record.get("page")
+    if not (isinstance(page, str) and isinstance(visitor, str)):
+        return features
+    if isinstance(features, Mapping):
+        features_of.setdefault((visitor, page), features)
+        return features
+    return features_of.get((visitor, page))
+
+
+def _exposure(record: Mapping[str, Any], features: Any) -> LoggedExposure | None:
+    """The exposure a record describes, with ``features``, or ``None`` when a field is malformed."""
     decision, slot, variant = record.get("decision"), record.get("slot"), record.get("variant")
     visitor, ts, propensity = record.get("visitor"), record.get("ts"), record.get("propensity")
-    eligible, features, page = record.get("eligible"), record.get("features"), record.get("page")
-    if isinstance(page, str) and isinstance(visitor, str):
-        if isinstance(features, Mapping):
-            features_of.setdefault((visitor, page), features)
-        else:
-            features = features_of.get((visitor, page))
+    eligible = record.get("eligible")
     reasons, tags = record.get("reasons", []), record.get("tags", [])
     if not (isinstance(decision, str) and decision and isinstance(slot, str)
             and isinstance(variant, str) and isinstance(visitor, str) and _number(ts)

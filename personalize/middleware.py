@@ -32,6 +32,7 @@ from .decision import Decision
 from .engine import Personalizer, exposure_of
 from .exceptions import ConfigError, StoreError
 from .inject import inject
+from .once import Once
 from .rules.model import RuleOutcome
 from .store.base import Store
 
@@ -85,40 +86,29 @@ class PersonalizeRequest:
         self.spent = 0.0
         #: the page's exposures so far, for budgets that count across slots
         self._shown: list[Exposure] = []
-        # computed on first use. Not functools.cached_property: on Python 3.11 it
-        # holds one lock per property for the whole process while computing, so on a
-        # threaded server every request would wait for any other's profile read
-        self._visit: Visit | None = None
-        self._classified = False
-        self._outcomes: Mapping[str, RuleOutcome] | None = None
 
     @property
     def built_visit(self) -> Visit | None:
         """The visit if this request built one, without building it (for the response's end)."""
-        return self._visit
+        return self.__dict__.get("visit")  # where :attr:`visit` keeps it
 
-    @property
+    @Once
     def visit(self) -> Visit | None:
         """The request's context and profile, or ``None`` if classification failed."""
-        if not self._classified:
-            self._classified = True
-            start = time.perf_counter()
-            try:
-                self._visit = self.engine.visit(self.environ)
-            except Exception:  # noqa: BLE001 - fail open: the host page must render
-                self.fail("context", "")
-            finally:
-                self.spent += time.perf_counter() - start
-        return self._visit
+        start = time.perf_counter()
+        try:
+            return self.engine.visit(self.environ)
+        except Exception:  # noqa: BLE001 - fail open: the host page must render
+            self.fail("context", "")
+            return None
+        finally:
+            self.spent += time.perf_counter() - start
 
-    @property
+    @Once
     def outcomes(self) -> Mapping[str, RuleOutcome]:
         """What the rules say about every slot, evaluated once per request."""
-        if self._outcomes is None:
-            visit = self.visit
-            self._outcomes = ({} if visit is None
-                              else self.engine.ruleset.evaluate_all(visit.context))
-        return self._outcomes
+        visit = self.visit
+        return {} if visit is None else self.engine.ruleset.evaluate_all(visit.context)
 
     def decision(self, slot: str) -> Decision | None:
         """The slot's decision (made once per request); ``None`` if even the default failed."""

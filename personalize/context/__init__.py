@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, TypeVar
 
+from ..once import Once
 from .consent import Consent
 from .device import Device
 from .history import History
@@ -25,34 +26,6 @@ from .time import LocalTime
 T = TypeVar("T")
 
 __all__ = ["Consent", "Context", "Device", "History", "LocalTime", "Referrer", "RequestInfo"]
-
-
-class _Once(Generic[T]):
-    """A value computed on first read and kept in the instance, like ``cached_property``.
-
-    ``functools.cached_property`` takes a lock on every first read (until
-    Python 3.12); a context belongs to one request, so there is nothing to
-    lock, and its two views are read on every request.
-    """
-
-    def __init__(self, compute: Callable[[Any], T]) -> None:
-        self.compute = compute
-        self.name = compute.__name__
-        self.__doc__ = compute.__doc__
-
-    @overload
-    def __get__(self, instance: None, owner: type | None = None) -> _Once[T]: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type | None = None) -> T: ...
-
-    def __get__(self, instance: object | None, owner: type | None = None) -> T | _Once[T]:
-        if instance is None:
-            return self
-        # a non-data descriptor: once stored, the instance's own entry is read instead
-        value: T = self.compute(instance)
-        instance.__dict__[self.name] = value
-        return value
 
 
 @dataclass(frozen=True)
@@ -70,7 +43,7 @@ class Context:
     request: RequestInfo
     visitor_id: str | None = None
 
-    @_Once
+    @Once
     def fields(self) -> dict[str, Any]:
         """Every field in :data:`~personalize.context.fields.FIELDS`, by dotted name."""
         d, t, r, h, c, q = (self.device, self.time, self.referrer, self.history,
@@ -139,7 +112,7 @@ class Context:
             nested.setdefault(part, {})[key] = value
         return nested
 
-    @_Once
+    @Once
     def features(self) -> dict[str, str | float]:
         """Flat features for the bandit: categorical strings and scaled numbers.
 

@@ -91,9 +91,7 @@ class Stickiness(Guardrail):
         variant = self.previous(context, candidates)
         if variant is None or variant not in candidates.eligible:
             return
-        slot = candidates.slot
-        text = self._texts(slot).get(variant) or self._text(slot, variant)
-        candidates.force(variant, self.name, text)
+        candidates.force(variant, self.name, self._texts(candidates.slot)[variant])
         candidates.learn = False
         self._tally.add("kept")
 
@@ -104,8 +102,5 @@ class Stickiness(Guardrail):
 
     def _texts_of(self, slot: Slot) -> dict[str, str]:
         """The reason for keeping each variant of the slot, made once."""
-        return {v: self._text(slot, v) for v in slot.variants}
-
-    def _text(self, slot: Slot, variant: str) -> str:
-        return (f"Kept {title(slot, variant)} so the page stays consistent "
-                f"{_SCOPE_PHRASES[self.scope]}.")
+        return {v: f"Kept {title(slot, v)} so the page stays consistent "
+                   f"{_SCOPE_PHRASES[self.scope]}." for v in slot.variants}

@@ -12,11 +12,11 @@ does not allow tracking (the beacon then sends nothing, and neither do we).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import html
 import re
 from dataclasses import dataclass, field
+
+from ..macs import from_unpadded_b64
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +65,8 @@ def variant_of(decision_id: str) -> str | None:
     """The variant a decision id names, or ``None`` if it is not one."""
     body = decision_id.split(".", 1)[0]
     try:
-        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        payload = from_unpadded_b64(body).decode()
+    except ValueError:  # not base64 (binascii.Error), or not UTF-8
         return None
     parts = payload.split("|")
     return parts[2] if len(parts) == 4 else None

@@ -6,6 +6,7 @@ comparison in the README flatter us; these tests keep it honest.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,8 +21,11 @@ from benchmarks.throughput_site import (
     bare_app,
     create_app,
     growthbook_app,
+    growthbook_skipped,
     page,
+    visitors,
 )
+from personalize.context.visitor import VISITOR_COOKIE, VisitorIds
 
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
 
@@ -117,3 +121,19 @@ def test_call_runs_a_real_page_to_the_end() -> None:
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "localhost",
                "SERVER_PORT": "80", "wsgi.url_scheme": "http"}
     assert call(app, environ) > 0
+
+
+def test_the_peer_is_skipped_with_a_reason_only_when_growthbook_is_missing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert growthbook_skipped() == []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert growthbook_skipped() == ["growthbook: not installed (pip install -e '.[dev]')"]
+
+
+def test_load_visitors_are_returning_consenting_and_signed() -> None:
+    ids = VisitorIds("load-secret-0123456789abcdef")
+    people = visitors(ids.sign, 5)
+    cookies = [dict(part.split("=", 1) for part in cookie.split("; ")) for cookie, _ in people]
+    assert [ids.read(c[VISITOR_COOKIE]) for c in cookies] == [f"{i:032x}" for i in range(5)]
+    assert {c[CONSENT_COOKIE] for c in cookies} == {"yes"}
+    assert all(agent for _, agent in people)
